@@ -1,0 +1,1 @@
+LIB_SRCS += lib/err.c lib/opts.c lib/io.c lib/progress.c lib/stream.c

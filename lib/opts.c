@@ -1,0 +1,57 @@
+#include "opts.h"
+#include "err.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void opt_help(const char *usage)
+{
+	fputs(usage, stdout);
+	exit(EXIT_OK);
+}
+
+void opt_version(void)
+{
+	printf("%s (gptkit) %s\n", prog_name(), GPTKIT_VERSION);
+	exit(EXIT_OK);
+}
+
+long long opt_int(const char *arg, const char *name, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end)
+		usage_error("%s: '%s' is not an integer", name, arg);
+	if (v < min || v > max)
+		usage_error("%s: %lld is outside %lld..%lld", name, v, min, max);
+	return v;
+}
+
+double opt_double(const char *arg, const char *name, double min, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (errno || end == arg || *end || isnan(v))
+		usage_error("%s: '%s' is not a number", name, arg);
+	if (v < min || v > max)
+		usage_error("%s: %g is outside %g..%g", name, v, min, max);
+	return v;
+}
+
+int opt_choice(const char *arg, const char *name, const char *const *choices)
+{
+	for (int i = 0; choices[i]; i++)
+		if (strcmp(arg, choices[i]) == 0)
+			return i;
+	char list[256] = "";
+	for (int i = 0; choices[i]; i++) {
+		strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+		strncat(list, choices[i], sizeof list - strlen(list) - 1);
+	}
+	usage_error("%s: '%s' is not one of %s", name, arg, list);
+}
