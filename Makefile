@@ -3,16 +3,25 @@
 #   make demo    the main job on the vendored data  make bench   benchmarks beside peers
 #   make install PREFIX=/usr/local DESTDIR=         make clean
 #   SAN=1        AddressSanitizer + UBSan build (objects in build/san, programs in build/san/bin)
+#   FUZZ=1       clang + libFuzzer build; `make fuzz` builds every fuzz/fuzz_*.c target
 #   CUDA=0       leave out the CUDA code even when nvcc is present
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?= 0
+FUZZ    ?= 0
 CUDA    ?= auto
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer build: the whole library instrumented; targets in build/fuzz/fuzz/
+CC       := clang
+BUILD    := build/fuzz
+BIN      := build/fuzz/bin
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+OPT      := -O1
+else ifeq ($(SAN),1)
 BUILD    := build/san
 BIN      := build/san/bin
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -99,9 +108,18 @@ UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBGPTKIT)
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
+# Fuzz targets: fuzz/fuzz_<name>.c, each defining LLVMFuzzerTestOneInput.
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(LIBGPTKIT)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+fuzz-build: $(FUZZ_TARGETS)
+fuzz: deps
+	$(MAKE) FUZZ=1 CUDA=0 fuzz-build
+	@echo "run: sh fuzz/run.sh SECONDS [TARGET]"
+
 # --- Debian packages the build, the tests and the demo need ---
 DEB_PKGS := gcc make libc6-dev libopenblas-dev libjansson-dev libcurl4-openssl-dev \
-	    python3 python3-venv python3-pip git mandoc groff-base clang libclang-rt-14-dev
+	    python3 python3-venv python3-pip git mandoc groff-base clang libclang-rt-14-dev libomp-14-dev time
 deps:
 	@missing=; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -131,7 +149,7 @@ install: build
 clean:
 	rm -rf build bin
 
-.PHONY: all build deps test demo bench install clean
+.PHONY: all build deps test demo bench install clean fuzz fuzz-build check-ref
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
