@@ -84,10 +84,10 @@ typedef struct {
 typedef struct {
 	float *dresidual; /* (B, T, C) gradient flowing down the residual stream */
 	float *dln;       /* (B, T, C) */
-	float *dbuf;      /* (B, T, C) */
 	float *dqkv;      /* (B, T, 3C) */
 	float *datty;     /* (B, T, C) */
 	float *datt;      /* (B, NH, T, T) */
+	float *dfch_gelu; /* (B, T, 4C) */
 	float *dfch;      /* (B, T, 4C) */
 } GPT2Scratch;
 

@@ -1,0 +1,536 @@
+/* The layers of GPT-2 on the CPU: see layers.h.  Matrix products go through
+ * OpenBLAS; the rest are OpenMP loops written so that the compiler vectorises
+ * them.  Every reduction runs in a fixed order that does not depend on the
+ * number of threads (threads split independent rows or columns, never a sum),
+ * so results depend only on the inputs and on OpenBLAS. */
+#include "layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define GELU_SCALING_FACTOR 0.7978845608028654f /* sqrt(2/pi) */
+
+/* ------------------------------------------------------------------------ */
+/* Vectorisable exp and tanh.  glibc's expf/tanhf are scalar calls; these are
+ * plain arithmetic that gcc turns into AVX code inside `omp simd` loops. */
+
+/* exp(x), relative error about 2e-7 over the float range (Cephes' expf). */
+static inline float vexp(float x)
+{
+	x = fminf(fmaxf(x, -87.33654f), 88.72283f);
+	float n = floorf(x * 1.44269504088896341f + 0.5f);
+	float r = x - n * 0.693359375f;
+	r = r + n * 2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	union { int i; float f; } s = { .i = ((int)n + 127) << 23 };
+	return p * s.f;
+}
+
+/* tanh(x): Eigen's 13/6 rational approximation, a few ulp over the float range. */
+static inline float vtanh(float x)
+{
+	const float clamp = 7.90531110763549805f;
+	float xc = fminf(fmaxf(x, -clamp), clamp);
+	float x2 = xc * xc;
+	float p = -2.76076847742355e-16f;
+	p = p * x2 + 2.00018790482477e-13f;
+	p = p * x2 + -8.60467152213735e-11f;
+	p = p * x2 + 5.12229709037114e-08f;
+	p = p * x2 + 1.48572235717979e-05f;
+	p = p * x2 + 6.37261928875436e-04f;
+	p = p * x2 + 4.89352455891786e-03f;
+	p = p * xc;
+	float q = 1.19825839466702e-06f;
+	q = q * x2 + 1.18534705686654e-04f;
+	q = q * x2 + 2.26843463243900e-03f;
+	q = q * x2 + 4.89352518554385e-03f;
+	float t = p / q;
+	return fabsf(x) < 0.0004f ? x : t;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encoder */
+
+void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe,
+		     int B, int T, int C)
+{
+	#pragma omp parallel for
+	for (int bt = 0; bt < B * T; bt++) {
+		float *o = out + (size_t)bt * C;
+		const float *te = wte + (size_t)inp[bt] * C;
+		const float *pe = wpe + (size_t)(bt % T) * C;
+		#pragma omp simd
+		for (int i = 0; i < C; i++)
+			o[i] = te[i] + pe[i];
+	}
+}
+
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp,
+		      int B, int T, int C)
+{
+	/* Threads split the channels; every thread walks the positions in order,
+	 * so repeated tokens add up in the same order whatever the thread count. */
+	#pragma omp parallel
+	{
+		#pragma omp for schedule(static)
+		for (int c0 = 0; c0 < C; c0 += 64) {
+			int c1 = c0 + 64 < C ? c0 + 64 : C;
+			for (int bt = 0; bt < B * T; bt++) {
+				const float *d = dout + (size_t)bt * C;
+				float *te = dwte + (size_t)inp[bt] * C;
+				float *pe = dwpe + (size_t)(bt % T) * C;
+				#pragma omp simd
+				for (int i = c0; i < c1; i++) {
+					te[i] += d[i];
+					pe[i] += d[i];
+				}
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm */
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+		       const float *weight, const float *bias, int B, int T, int C)
+{
+	const float eps = 1e-5f;
+	#pragma omp parallel for
+	for (int bt = 0; bt < B * T; bt++) {
+		const float *x = inp + (size_t)bt * C;
+		float *o = out + (size_t)bt * C;
+		float m = 0.0f;
+		#pragma omp simd reduction(+:m)
+		for (int i = 0; i < C; i++)
+			m += x[i];
+		m /= C;
+		float v = 0.0f;
+		#pragma omp simd reduction(+:v)
+		for (int i = 0; i < C; i++)
+			v += (x[i] - m) * (x[i] - m);
+		v /= C;
+		float s = 1.0f / sqrtf(v + eps);
+		#pragma omp simd
+		for (int i = 0; i < C; i++)
+			o[i] = (x[i] - m) * s * weight[i] + bias[i];
+		mean[bt] = m;
+		rstd[bt] = s;
+	}
+}
+
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+			const float *inp, const float *weight, const float *mean,
+			const float *rstd, int B, int T, int C)
+{
+	int N = B * T;
+	#pragma omp parallel
+	{
+		#pragma omp for schedule(static)
+		for (int bt = 0; bt < N; bt++) {
+			const float *x = inp + (size_t)bt * C, *d = dout + (size_t)bt * C;
+			float *dx = dinp + (size_t)bt * C;
+			float m = mean[bt], s = rstd[bt];
+			float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+			#pragma omp simd reduction(+:dnorm_mean, dnorm_norm_mean)
+			for (int i = 0; i < C; i++) {
+				float norm = (x[i] - m) * s;
+				float dnorm = weight[i] * d[i];
+				dnorm_mean += dnorm;
+				dnorm_norm_mean += dnorm * norm;
+			}
+			dnorm_mean /= C;
+			dnorm_norm_mean /= C;
+			#pragma omp simd
+			for (int i = 0; i < C; i++) {
+				float norm = (x[i] - m) * s;
+				float dnorm = weight[i] * d[i];
+				dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+			}
+		}
+		/* weight and bias gradients: threads split channels, rows in order */
+		#pragma omp for schedule(static)
+		for (int c0 = 0; c0 < C; c0 += 64) {
+			int c1 = c0 + 64 < C ? c0 + 64 : C;
+			for (int bt = 0; bt < N; bt++) {
+				const float *x = inp + (size_t)bt * C, *d = dout + (size_t)bt * C;
+				float m = mean[bt], s = rstd[bt];
+				#pragma omp simd
+				for (int i = c0; i < c1; i++) {
+					dbias[i] += d[i];
+					dweight[i] += (x[i] - m) * s * d[i];
+				}
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Matrix products */
+
+void matmul_forward_ref(float *out, const float *inp, const float *weight, const float *bias,
+			int B, int T, int C, int OC)
+{
+	for (int bt = 0; bt < B * T; bt++)
+		for (int o = 0; o < OC; o++) {
+			double v = bias ? bias[o] : 0.0;
+			for (int i = 0; i < C; i++)
+				v += (double)inp[(size_t)bt * C + i] * weight[(size_t)o * C + i];
+			out[(size_t)bt * OC + o] = (float)v;
+		}
+}
+
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+		    int B, int T, int C, int OC)
+{
+	int N = B * T;
+	/* Start from the bias and let sgemm add the product (beta = 1). */
+	if (bias) {
+		#pragma omp parallel for
+		for (int bt = 0; bt < N; bt++)
+			memcpy(out + (size_t)bt * OC, bias, (size_t)OC * sizeof(float));
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
+		    1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
+}
+
+/* dbias[o] += sum over positions of dout[., o]; threads split the columns. */
+static void bias_backward(float *dbias, const float *dout, int N, int OC)
+{
+	#pragma omp parallel for schedule(static)
+	for (int o0 = 0; o0 < OC; o0 += 128) {
+		int o1 = o0 + 128 < OC ? o0 + 128 : OC;
+		for (int bt = 0; bt < N; bt++) {
+			const float *d = dout + (size_t)bt * OC;
+			#pragma omp simd
+			for (int o = o0; o < o1; o++)
+				dbias[o] += d[o];
+		}
+	}
+}
+
+void matmul_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+			 const float *inp, const float *weight, int B, int T, int C, int OC)
+{
+	int N = B * T;
+	if (dinp)
+		for (int bt = 0; bt < N; bt++)
+			for (int i = 0; i < C; i++) {
+				double v = 0;
+				for (int o = 0; o < OC; o++)
+					v += (double)dout[(size_t)bt * OC + o] * weight[(size_t)o * C + i];
+				dinp[(size_t)bt * C + i] += (float)v;
+			}
+	for (int o = 0; o < OC; o++) {
+		for (int i = 0; i < C; i++) {
+			double v = 0;
+			for (int bt = 0; bt < N; bt++)
+				v += (double)dout[(size_t)bt * OC + o] * inp[(size_t)bt * C + i];
+			dweight[(size_t)o * C + i] += (float)v;
+		}
+		if (dbias) {
+			double v = 0;
+			for (int bt = 0; bt < N; bt++)
+				v += dout[(size_t)bt * OC + o];
+			dbias[o] += (float)v;
+		}
+	}
+}
+
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+		     const float *inp, const float *weight, int B, int T, int C, int OC)
+{
+	int N = B * T;
+	if (dinp) /* dinp (N,C) += dout (N,OC) @ weight (OC,C) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
+			    1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+	/* dweight (OC,C) += dout^T (OC,N) @ inp (N,C) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N,
+		    1.0f, dout, OC, inp, C, 1.0f, dweight, C);
+	if (dbias)
+		bias_backward(dbias, dout, N, OC);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Attention */
+
+void attention_forward_ref(float *out, float *att, const float *inp, int B, int T, int C, int NH)
+{
+	int hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++)
+			for (int t = 0; t < T; t++) {
+				const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+				float *a = att + (((size_t)b * NH + h) * T + t) * T;
+				double maxv = -INFINITY;
+				for (int s = 0; s <= t; s++) {
+					const float *k = inp + ((size_t)b * T + s) * C3 + C + h * hs;
+					double v = 0;
+					for (int i = 0; i < hs; i++)
+						v += (double)q[i] * k[i];
+					a[s] = (float)(v * scale);
+					if (a[s] > maxv)
+						maxv = a[s];
+				}
+				double sum = 0;
+				for (int s = 0; s <= t; s++)
+					sum += exp(a[s] - maxv);
+				for (int s = 0; s < T; s++)
+					a[s] = s <= t ? (float)(exp(a[s] - maxv) / sum) : 0.0f;
+				float *o = out + ((size_t)b * T + t) * C + h * hs;
+				for (int i = 0; i < hs; i++) {
+					double v = 0;
+					for (int s = 0; s <= t; s++)
+						v += (double)a[s] * inp[((size_t)b * T + s) * C3 + 2 * C + h * hs + i];
+					o[i] = (float)v;
+				}
+			}
+}
+
+void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH)
+{
+	int hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	#pragma omp parallel for collapse(3) schedule(static)
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++)
+			for (int t = 0; t < T; t++) {
+				const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+				float *a = att + (((size_t)b * NH + h) * T + t) * T;
+				float maxv = -INFINITY;
+				for (int s = 0; s <= t; s++) {
+					const float *k = inp + ((size_t)b * T + s) * C3 + C + h * hs;
+					float v = 0.0f;
+					#pragma omp simd reduction(+:v)
+					for (int i = 0; i < hs; i++)
+						v += q[i] * k[i];
+					v *= scale;
+					a[s] = v;
+					maxv = v > maxv ? v : maxv;
+				}
+				float sum = 0.0f;
+				#pragma omp simd reduction(+:sum)
+				for (int s = 0; s <= t; s++) {
+					a[s] = vexp(a[s] - maxv);
+					sum += a[s];
+				}
+				float inv = 1.0f / sum;
+				#pragma omp simd
+				for (int s = 0; s <= t; s++)
+					a[s] *= inv;
+				for (int s = t + 1; s < T; s++)
+					a[s] = 0.0f;
+				float *o = out + ((size_t)b * T + t) * C + h * hs;
+				for (int i = 0; i < hs; i++)
+					o[i] = 0.0f;
+				for (int s = 0; s <= t; s++) {
+					const float *v = inp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
+					float p = a[s];
+					#pragma omp simd
+					for (int i = 0; i < hs; i++)
+						o[i] += p * v[i];
+				}
+			}
+}
+
+void attention_backward_ref(float *dinp, float *datt, const float *dout, const float *inp,
+			    const float *att, int B, int T, int C, int NH)
+{
+	int hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++)
+			for (int t = 0; t < T; t++) {
+				const float *a = att + (((size_t)b * NH + h) * T + t) * T;
+				float *da = datt + (((size_t)b * NH + h) * T + t) * T;
+				const float *d = dout + ((size_t)b * T + t) * C + h * hs;
+				const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+				float *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
+				double dot = 0;
+				for (int s = 0; s <= t; s++) {
+					const float *v = inp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
+					float *dv = dinp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
+					double g = 0;
+					for (int i = 0; i < hs; i++) {
+						g += (double)d[i] * v[i];
+						dv[i] += a[s] * d[i];
+					}
+					da[s] = (float)g;
+					dot += g * a[s];
+				}
+				for (int s = 0; s <= t; s++) {
+					const float *k = inp + ((size_t)b * T + s) * C3 + C + h * hs;
+					float *dk = dinp + ((size_t)b * T + s) * C3 + C + h * hs;
+					float dpre = (float)(a[s] * (da[s] - dot)) * scale;
+					for (int i = 0; i < hs; i++) {
+						dq[i] += dpre * k[i];
+						dk[i] += dpre * q[i];
+					}
+				}
+			}
+}
+
+void attention_backward(float *dinp, float *datt, const float *dout, const float *inp,
+			const float *att, int B, int T, int C, int NH)
+{
+	int hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	/* Threads split (batch, head) pairs: each writes only its own head's
+	 * slice of dq, dk, dv, in a fixed order. */
+	#pragma omp parallel for collapse(2) schedule(static)
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++)
+			for (int t = 0; t < T; t++) {
+				const float *a = att + (((size_t)b * NH + h) * T + t) * T;
+				float *da = datt + (((size_t)b * NH + h) * T + t) * T;
+				const float *d = dout + ((size_t)b * T + t) * C + h * hs;
+				const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+				float *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
+				float dot = 0.0f;
+				for (int s = 0; s <= t; s++) {
+					const float *v = inp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
+					float *dv = dinp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
+					float g = 0.0f, p = a[s];
+					#pragma omp simd reduction(+:g)
+					for (int i = 0; i < hs; i++) {
+						g += d[i] * v[i];
+						dv[i] += p * d[i];
+					}
+					da[s] = g;
+					dot += g * p;
+				}
+				for (int s = 0; s <= t; s++) {
+					const float *k = inp + ((size_t)b * T + s) * C3 + C + h * hs;
+					float *dk = dinp + ((size_t)b * T + s) * C3 + C + h * hs;
+					float dpre = a[s] * (da[s] - dot) * scale;
+					#pragma omp simd
+					for (int i = 0; i < hs; i++) {
+						dq[i] += dpre * k[i];
+						dk[i] += dpre * q[i];
+					}
+				}
+			}
+}
+
+/* ------------------------------------------------------------------------ */
+/* GELU, residual */
+
+void gelu_forward(float *out, const float *inp, size_t N)
+{
+	#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < N; i++) {
+		float x = inp[i];
+		float cube = 0.044715f * x * x * x;
+		out[i] = 0.5f * x * (1.0f + vtanh(GELU_SCALING_FACTOR * (x + cube)));
+	}
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
+{
+	#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < N; i++) {
+		float x = inp[i];
+		float cube = 0.044715f * x * x * x;
+		float th = vtanh(GELU_SCALING_FACTOR * (x + cube));
+		float sech2 = 1.0f - th * th;
+		float g = 0.5f * (1.0f + th) +
+			  x * 0.5f * sech2 * GELU_SCALING_FACTOR * (1.0f + 3.0f * 0.044715f * x * x);
+		dinp[i] += g * dout[i];
+	}
+}
+
+void residual_forward(float *out, const float *inp1, const float *inp2, size_t N)
+{
+	#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < N; i++)
+		out[i] = inp1[i] + inp2[i];
+}
+
+void residual_backward(float *dinp1, float *dinp2, const float *dout, size_t N)
+{
+	#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < N; i++) {
+		dinp1[i] += dout[i];
+		dinp2[i] += dout[i];
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Softmax and cross-entropy */
+
+void softmax_crossentropy_forward(float *probs, float *losses, const float *logits,
+				  const int *targets, int B, int T, int V, int Vp)
+{
+	#pragma omp parallel for schedule(static)
+	for (int bt = 0; bt < B * T; bt++) {
+		const float *x = logits + (size_t)bt * Vp;
+		float *p = probs + (size_t)bt * Vp;
+		float maxv = -INFINITY;
+		#pragma omp simd reduction(max:maxv)
+		for (int i = 0; i < V; i++)
+			maxv = fmaxf(maxv, x[i]);
+		float xt = targets ? x[targets[bt]] : 0.0f;
+		float sum = 0.0f;
+		#pragma omp simd reduction(+:sum)
+		for (int i = 0; i < V; i++) {
+			float ev = vexp(x[i] - maxv);
+			p[i] = ev;
+			sum += ev;
+		}
+		float inv = 1.0f / sum;
+		#pragma omp simd
+		for (int i = 0; i < V; i++)
+			p[i] *= inv;
+		for (int i = V; i < Vp; i++)
+			p[i] = 0.0f;
+		if (targets)
+			losses[bt] = logf(sum) + maxv - xt;
+	}
+}
+
+void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *probs,
+				   const int *targets, int B, int T, int V, int Vp)
+{
+	#pragma omp parallel for schedule(static)
+	for (int bt = 0; bt < B * T; bt++) {
+		const float *p = probs + (size_t)bt * Vp;
+		float *d = dlogits + (size_t)bt * Vp;
+		float dl = dlosses[bt];
+		int ix = targets[bt];
+		#pragma omp simd
+		for (int i = 0; i < V; i++)
+			d[i] = (p[i] - (i == ix ? 1.0f : 0.0f)) * dl;
+		for (int i = V; i < Vp; i++)
+			d[i] = 0.0f;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* AdamW */
+
+void adamw_update(float *params, const float *grads, float *m, float *v, size_t n,
+		  float lr, float beta1, float beta2, float eps, float weight_decay,
+		  float grad_mult, int t)
+{
+	float bc1 = 1.0f - powf(beta1, (float)t);
+	float bc2 = 1.0f - powf(beta2, (float)t);
+	float inv_bc1 = 1.0f / bc1, inv_bc2 = 1.0f / bc2;
+	#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float g = grads[i] * grad_mult;
+		float mi = beta1 * m[i] + (1.0f - beta1) * g;
+		float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+		m[i] = mi;
+		v[i] = vi;
+		float mhat = mi * inv_bc1, vhat = vi * inv_bc2;
+		params[i] -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * params[i]);
+	}
+}
