@@ -1,0 +1,394 @@
+/* The inference engine and the samplers:
+ * - against transformers (tests/hf_ref/golden.bin, made by make_golden.py
+ *   from tests/hf_ref/tiny/, a random GPT2LMHeadModel saved by save_pretrained):
+ *   logits at every position within 1e-4 relative, 64 greedy tokens identical;
+ * - the KV-cache path (one token at a time) equals the batched pass and the
+ *   full recomputation of train/'s gpt2_forward;
+ * - bf16 weights: every kernel (portable, AVX-512F, AVX-512 BF16) agrees with
+ *   a plain reference, and the model stays close to fp32;
+ * - samplers: greedy, top-k, top-p, min-p, repetition penalty, seeds, and the
+ *   frequencies of sampling at temperature 1. */
+#include "engine.h"
+#include "gpt2.h"
+#include "hf.h"
+#include "kernels.h"
+#include "sampler.h"
+#include "tap.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GOLDEN "tests/hf_ref/golden.bin"
+#define TINY "tests/hf_ref/tiny"
+
+typedef struct {
+	int V, maxT, nseq, nprompt, ngen, neval;
+	int *seq, *prompt, *gen, *eval;
+	float *logits;
+	double eval_loss;
+} Golden;
+
+static int read_ints(FILE *f, int *out, int n)
+{
+	return fread(out, 4, (size_t)n, f) == (size_t)n ? 0 : -1;
+}
+
+static int load_golden(Golden *g)
+{
+	FILE *f = fopen(GOLDEN, "rb");
+	if (!f)
+		return -1;
+	int h[8];
+	if (read_ints(f, h, 8) || h[0] != 20241127) {
+		fclose(f);
+		return -1;
+	}
+	g->V = h[1], g->maxT = h[2], g->nseq = h[3], g->nprompt = h[4], g->ngen = h[5], g->neval = h[6];
+	g->seq = malloc(g->nseq * sizeof(int));
+	g->logits = malloc((size_t)g->nseq * g->V * sizeof(float));
+	g->prompt = malloc(g->nprompt * sizeof(int));
+	g->gen = malloc(g->ngen * sizeof(int));
+	g->eval = malloc(g->neval * sizeof(int));
+	int bad = read_ints(f, g->seq, g->nseq) ||
+		  fread(g->logits, 4, (size_t)g->nseq * g->V, f) != (size_t)g->nseq * g->V ||
+		  read_ints(f, g->prompt, g->nprompt) || read_ints(f, g->gen, g->ngen) ||
+		  read_ints(f, g->eval, g->neval) || fread(&g->eval_loss, 8, 1, f) != 1;
+	fclose(f);
+	return bad ? -1 : 0;
+}
+
+/* max |a - b| / max(|b|, 1) over n values */
+static double max_rel(const float *a, const float *b, size_t n)
+{
+	double w = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - b[i]) / fmax(fabs((double)b[i]), 1.0);
+		if (d > w || isnan(d))
+			w = isnan(d) ? INFINITY : d;
+	}
+	return w;
+}
+
+static int argmax(const float *x, int n)
+{
+	int b = 0;
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[b])
+			b = i;
+	return b;
+}
+
+/* Greedy generation with the KV cache: prompt in one batched pass, then one token at a time. */
+static void greedy(Engine *s, const int *prompt, int np, int *out, int n)
+{
+	engine_rewind(s, 0);
+	engine_forward(s, prompt, np, NULL);
+	for (int i = 0; i < n; i++) {
+		out[i] = argmax(s->logits, s->m->config.vocab_size);
+		engine_forward(s, &out[i], 1, NULL);
+	}
+}
+
+static void test_against_transformers(const Golden *g)
+{
+	Model m;
+	Error e;
+	char name[128];
+	if (model_load(&m, TINY, MODEL_F32, &e)) {
+		printf("not ok load %s: %s\n", TINY, e.msg);
+		tap_failures++;
+		return;
+	}
+	const GPT2Config *c = &m.config;
+	CHECK(c->vocab_size == g->V && c->padded_vocab_size == 384 && c->max_seq_len == g->maxT, "hf config: V 320 padded to 384");
+	int V = c->vocab_size, T = g->nseq;
+	float *all = malloc((size_t)T * V * sizeof(float)), *one = malloc((size_t)T * V * sizeof(float));
+
+	Engine s;
+	engine_init(&s, &m, 256, &e);
+	engine_forward(&s, g->seq, T, all);
+	double err = max_rel(all, g->logits, (size_t)T * V);
+	printf("# batched pass vs transformers: max relative difference %.3g over %d positions\n", err, T);
+	CHECK(err < 1e-4, "logits at every position within 1e-4 of transformers (batched pass)");
+
+	/* KV cache: one token at a time */
+	engine_rewind(&s, 0);
+	for (int t = 0; t < T; t++) {
+		engine_forward(&s, &g->seq[t], 1, NULL);
+		memcpy(one + (size_t)t * V, s.logits, V * sizeof(float));
+	}
+	err = max_rel(one, g->logits, (size_t)T * V);
+	printf("# KV-cache decode vs transformers: max relative difference %.3g\n", err);
+	CHECK(err < 1e-4, "logits at every position within 1e-4 of transformers (KV cache, token by token)");
+	err = max_rel(one, all, (size_t)T * V);
+	CHECK(err < 1e-5, "KV-cache path equals the batched pass");
+
+	/* full recomputation with train/'s reference forward */
+	GPT2 ref;
+	gpt2_create(&ref, c, &e);
+	memcpy(ref.params_memory, m.w.wte, gpt2_num_params(c) * sizeof(float));
+	gpt2_alloc_batch(&ref, 1, T, &e);
+	gpt2_forward(&ref, g->seq, NULL, 1, T);
+	double w = 0;
+	for (int t = 0; t < T; t++) {
+		double d = max_rel(one + (size_t)t * V, ref.acts.logits + (size_t)t * c->padded_vocab_size, V);
+		if (d > w)
+			w = d;
+	}
+	printf("# KV-cache decode vs gpt2_forward recomputation: %.3g\n", w);
+	CHECK(w < 1e-5, "KV-cache path equals full recomputation (train/gpt2_forward)");
+	int padded_zero = 1;
+	for (size_t i = (size_t)V * c->channels; i < (size_t)c->padded_vocab_size * c->channels; i++)
+		padded_zero &= m.w.wte[i] == 0.0f;
+	CHECK(padded_zero, "padded vocabulary rows are zero");
+
+	/* greedy, 64 tokens */
+	int *gen = malloc(g->ngen * sizeof(int));
+	greedy(&s, g->prompt, g->nprompt, gen, g->ngen);
+	int same = memcmp(gen, g->gen, g->ngen * sizeof(int)) == 0;
+	snprintf(name, sizeof name, "greedy generation of %d tokens identical to transformers' generate", g->ngen);
+	CHECK(same, name);
+
+	/* prefill in small batches equals one batch */
+	Engine s2;
+	engine_init(&s2, &m, 7, &e);
+	engine_forward(&s2, g->seq, T, one);
+	CHECK(max_rel(one, all, (size_t)T * V) < 1e-5, "prefill in batches of 7 equals one batch");
+	engine_free(&s2);
+
+	/* bf16 weights: the model stays close; each kernel level gives the same tokens */
+	Model mb;
+	model_load(&mb, TINY, MODEL_BF16, &e);
+	const char *levels[] = { "portable", "avx512f", NULL };
+	float *b16 = malloc((size_t)T * V * sizeof(float)), *b16p = malloc((size_t)T * V * sizeof(float));
+	for (int li = 0; li < 3; li++) {
+		if (levels[li])
+			setenv("GPTKIT_KERNEL", levels[li], 1);
+		else
+			unsetenv("GPTKIT_KERNEL");
+		Engine sb;
+		engine_init(&sb, &mb, 1, &e); /* max_batch 1: every token through the matvec kernels */
+		engine_forward(&sb, g->seq, T, b16);
+		double eb = max_rel(b16, g->logits, (size_t)T * V);
+		int agree = 0;
+		for (int t = 0; t < T; t++)
+			agree += argmax(b16 + (size_t)t * V, V) == argmax(g->logits + (size_t)t * V, V);
+		printf("# bf16 weights, %s kernels: max relative difference %.3g, argmax agrees at %d of %d\n",
+		       kern_name(sb.kern), eb, agree, T);
+		snprintf(name, sizeof name, "bf16 weights (%s kernels) within 0.15 of fp32 transformers, same argmax at 90%%",
+			 kern_name(sb.kern));
+		CHECK(eb < 0.15 && agree >= T * 9 / 10, name);
+		if (li == 0) {
+			memcpy(b16p, b16, (size_t)T * V * sizeof(float));
+		} else {
+			/* widening bf16 is exact: the same as portable; vdpbf16ps also rounds activations */
+			double d = max_rel(b16, b16p, (size_t)T * V), tol = sb.kern == KERN_AVX512BF16 ? 0.05 : 1e-4;
+			snprintf(name, sizeof name, "bf16 %s kernels agree with the portable kernels (%.2g)", kern_name(sb.kern), d);
+			CHECK(d < tol, name);
+		}
+		engine_free(&sb);
+	}
+	/* bf16 batched prefill equals bf16 token-by-token up to rounding */
+	setenv("GPTKIT_KERNEL", "portable", 1);
+	Engine sb;
+	engine_init(&sb, &mb, 64, &e);
+	unsetenv("GPTKIT_KERNEL");
+	engine_forward(&sb, g->seq, T, b16);
+	printf("# bf16 batched vs token by token: %.3g\n", max_rel(b16, b16p, (size_t)T * V));
+	CHECK(max_rel(b16, b16p, (size_t)T * V) < 1e-4, "bf16 batched pass equals bf16 token by token (portable)");
+	engine_free(&sb);
+	model_free(&mb);
+
+	free(b16);
+	free(b16p);
+	free(gen);
+	gpt2_free(&ref);
+	engine_free(&s);
+	free(all);
+	free(one);
+	model_free(&m);
+}
+
+/* Every kernel against a double-precision reference, on odd sizes. */
+static void test_kernels(void)
+{
+	Rng r;
+	rng_seed(&r, 5);
+	int sizes[][2] = { { 100, 7 }, { 64, 33 }, { 768, 12 }, { 35, 5 }, { 3072, 9 } };
+	uint16_t xs[4096];
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		int C = sizes[k][0], OC = sizes[k][1];
+		float *W = malloc((size_t)C * OC * 4), *x = malloc(C * 4), *b = malloc(OC * 4), *o = malloc(OC * 4);
+		uint16_t *W16 = malloc((size_t)C * OC * 2);
+		double *ref = malloc(OC * 8), *ref16 = malloc(OC * 8), scale = 0;
+		for (int i = 0; i < C * OC; i++) {
+			W[i] = rng_normal(&r);
+			W16[i] = ckpt_f32_to_bf16(W[i]);
+		}
+		for (int i = 0; i < C; i++)
+			x[i] = rng_normal(&r);
+		for (int i = 0; i < OC; i++)
+			b[i] = rng_normal(&r);
+		for (int o2 = 0; o2 < OC; o2++) {
+			double s = b[o2], s16 = b[o2];
+			for (int i = 0; i < C; i++) {
+				s += (double)W[(size_t)o2 * C + i] * x[i];
+				s16 += (double)ckpt_bf16_to_f32(W16[(size_t)o2 * C + i]) * x[i];
+			}
+			ref[o2] = s;
+			ref16[o2] = s16;
+		}
+		scale = sqrt((double)C);
+		for (int lv = KERN_PORTABLE; lv <= (int)kern_detect(); lv++) {
+			kern_matvec_f32((KernelLevel)lv, o, x, W, b, C, OC);
+			double e32 = 0, e16 = 0;
+			for (int i = 0; i < OC; i++)
+				e32 = fmax(e32, fabs(o[i] - ref[i]) / scale);
+			kern_matvec_bf16((KernelLevel)lv, o, x, W16, b, C, OC, xs);
+			for (int i = 0; i < OC; i++)
+				e16 = fmax(e16, fabs(o[i] - ref16[i]) / scale);
+			/* the BF16 instruction rounds x to bf16 too: 2^-8 relative per product */
+			double tol16 = lv == KERN_AVX512BF16 ? 1.5e-2 : 1e-5;
+			char name[128];
+			snprintf(name, sizeof name, "matvec %dx%d %s: fp32 err %.2g, bf16 err %.2g", OC, C,
+				 kern_name((KernelLevel)lv), e32, e16);
+			CHECK(e32 < 1e-5 && e16 < tol16, name);
+		}
+		free(W), free(x), free(b), free(o), free(W16), free(ref), free(ref16);
+	}
+}
+
+static void test_samplers(void)
+{
+	Error e;
+	int V = 50;
+	float base[50], l[50];
+	for (int i = 0; i < V; i++)
+		base[i] = (float)((i * 37) % 50) / 10.0f; /* a permutation: argmax at i with (i*37)%50 == 49 */
+	int top = argmax(base, V);
+	Sampler s;
+	SamplerParams p = { .temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0, .repetition_penalty = 1 };
+	sampler_init(&s, &p, V, 1, &e);
+	memcpy(l, base, sizeof l);
+	CHECK(sampler_next(&s, l, NULL, 0) == top, "temperature 0 is argmax");
+	sampler_free(&s);
+
+	/* top-k 1 at any temperature is greedy; top-k 3 keeps exactly 3 tokens */
+	p.temperature = 5;
+	p.top_k = 1;
+	sampler_init(&s, &p, V, 2, &e);
+	int all_top = 1;
+	for (int i = 0; i < 100; i++) {
+		memcpy(l, base, sizeof l);
+		all_top &= sampler_next(&s, l, NULL, 0) == top;
+	}
+	CHECK(all_top, "top-k 1 is greedy at temperature 5");
+	sampler_free(&s);
+	p.top_k = 3;
+	sampler_init(&s, &p, V, 3, &e);
+	memcpy(l, base, sizeof l);
+	int got = sampler_next(&s, l, NULL, 0), kept = 0, in_top3 = 1;
+	for (int i = 0; i < V; i++)
+		if (sampler_probs(&s)[i] > 0) {
+			kept++;
+			in_top3 &= base[i] >= 4.7f;
+		}
+	CHECK(kept == 3 && in_top3 && base[got] >= 4.7f, "top-k 3 keeps the 3 most likely tokens");
+	sampler_free(&s);
+
+	/* top-p on a known distribution: probs 0.5, 0.25, 0.125, ... */
+	float lp[8];
+	for (int i = 0; i < 8; i++)
+		lp[i] = -(float)i * logf(2.0f);
+	SamplerParams q = { .temperature = 1, .top_k = 0, .top_p = 0.8f, .min_p = 0, .repetition_penalty = 1 };
+	sampler_init(&s, &q, 8, 4, &e);
+	float lq[8];
+	memcpy(lq, lp, sizeof lq);
+	sampler_next(&s, lq, NULL, 0);
+	kept = 0;
+	for (int i = 0; i < 8; i++)
+		kept += sampler_probs(&s)[i] > 0;
+	/* 0.5 + 0.25 = 0.75 < 0.8, + 0.125 = 0.875 >= 0.8: three tokens */
+	CHECK(kept == 3 && fabsf(sampler_probs(&s)[0] - 0.5f / 0.875f) < 1e-5, "top-p 0.8 keeps the nucleus {0.5, 0.25, 0.125}");
+	sampler_free(&s);
+	q.top_p = 1;
+	q.min_p = 0.2f; /* keeps p >= 0.1: 0.5, 0.25, 0.125 */
+	sampler_init(&s, &q, 8, 4, &e);
+	memcpy(lq, lp, sizeof lq);
+	sampler_next(&s, lq, NULL, 0);
+	kept = 0;
+	for (int i = 0; i < 8; i++)
+		kept += sampler_probs(&s)[i] > 0;
+	CHECK(kept == 3, "min-p 0.2 keeps tokens with at least a fifth of the top probability");
+	sampler_free(&s);
+
+	/* frequencies at temperature 1 follow softmax: 20000 draws, 4-sigma bounds */
+	q.min_p = 0;
+	sampler_init(&s, &q, 8, 99, &e);
+	int count[8] = { 0 }, N = 20000, fits = 1;
+	for (int i = 0; i < N; i++) {
+		memcpy(lq, lp, sizeof lq);
+		count[sampler_next(&s, lq, NULL, 0)]++;
+	}
+	double Z = 0;
+	for (int i = 0; i < 8; i++)
+		Z += exp(lp[i]);
+	for (int i = 0; i < 8; i++) {
+		double pi = exp(lp[i]) / Z, sd = sqrt(N * pi * (1 - pi));
+		fits &= fabs(count[i] - N * pi) <= 4 * sd + 1;
+	}
+	CHECK(fits, "sampled frequencies match the softmax probabilities");
+	sampler_free(&s);
+
+	/* temperature 2 flattens: p ∝ exp(l / 2) */
+	q.temperature = 2;
+	sampler_init(&s, &q, 8, 4, &e);
+	memcpy(lq, lp, sizeof lq);
+	sampler_next(&s, lq, NULL, 0);
+	double z2 = 0;
+	for (int i = 0; i < 8; i++)
+		z2 += exp(lp[i] / 2);
+	CHECK(fabs(sampler_probs(&s)[1] - exp(lp[1] / 2) / z2) < 1e-5, "temperature divides the logits");
+	sampler_free(&s);
+
+	/* repetition penalty: the top token, once seen, loses to the runner-up */
+	float rl[4] = { 2.0f, 1.8f, -1.0f, 0.5f }, rl2[4];
+	SamplerParams rp = { .temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0, .repetition_penalty = 1.3f };
+	sampler_init(&s, &rp, 4, 1, &e);
+	int ctx[2] = { 0, 2 };
+	memcpy(rl2, rl, sizeof rl2);
+	int pick = sampler_next(&s, rl2, ctx, 2);
+	CHECK(pick == 1 && fabsf(rl2[0] - 2.0f / 1.3f) < 1e-6 && fabsf(rl2[2] + 1.3f) < 1e-6,
+	      "repetition penalty divides positive and multiplies negative logits of seen tokens");
+	sampler_free(&s);
+
+	/* seeds */
+	int a[64], b[64], c2[64];
+	for (int run = 0; run < 3; run++) {
+		SamplerParams sp = { .temperature = 1, .top_k = 40, .top_p = 0.95f, .min_p = 0.01f, .repetition_penalty = 1.1f };
+		sampler_init(&s, &sp, V, run == 2 ? 8 : 7, &e);
+		int *o = run == 0 ? a : run == 1 ? b : c2;
+		for (int i = 0; i < 64; i++) {
+			memcpy(l, base, sizeof l);
+			o[i] = sampler_next(&s, l, o, i);
+		}
+		sampler_free(&s);
+	}
+	CHECK(memcmp(a, b, sizeof a) == 0, "same seed, same tokens");
+	CHECK(memcmp(a, c2, sizeof a) != 0, "another seed, other tokens");
+}
+
+int main(void)
+{
+	Golden g;
+	if (load_golden(&g)) {
+		printf("not ok golden: cannot read %s (run from the repository root)\n", GOLDEN);
+		return 1;
+	}
+	test_kernels();
+	test_samplers();
+	test_against_transformers(&g);
+	return test_done();
+}
