@@ -75,7 +75,7 @@ int gcm_is_minified_name(const char *path)
 
 static void set_path(char *path, size_t cap, const char *s, size_t n)
 {
-	while (n && (s[n - 1] == '\r' || s[n - 1] == '\t' || s[n - 1] == ' '))
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t' || s[n - 1] == ' '))
 		n--;
 	if (n >= 2 && s[0] == '"' && s[n - 1] == '"')
 		s++, n -= 2;
