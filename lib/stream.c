@@ -215,6 +215,17 @@ static int looks_like_header(const TokenReader *r, size_t p)
 	return stream_parse_header(r->buf + p, &si, "", 0, NULL) == 0;
 }
 
+/* Could the token at p be the magic of a concatenated stream's header? */
+static int live_maybe_header(const TokenReader *r, size_t p)
+{
+	if (r->len - p < (size_t)r->info.width)
+		return 0;
+	if (r->info.width == 2)
+		return ((uint32_t)r->buf[p] | (uint32_t)r->buf[p + 1] << 8) == (STREAM_MAGIC16 & 0xffff);
+	uint32_t v = rd32(r->buf + p);
+	return v == STREAM_MAGIC16 || v == STREAM_MAGIC32;
+}
+
 long long stream_read(TokenReader *r, uint32_t *out, size_t max, Error *e)
 {
 	size_t n = 0;
@@ -223,6 +234,9 @@ long long stream_read(TokenReader *r, uint32_t *out, size_t max, Error *e)
 	if (r->limit && (!lim || r->limit < lim))
 		lim = r->limit;
 	while (n < max) {
+		/* live: hand over what we have rather than wait for more */
+		if (r->live && n > 0 && r->len - r->pos < (size_t)w && !r->eof)
+			break;
 		if (r->remaining == 0) {
 			if (fill(r, 1, e))
 				return -1;
@@ -233,8 +247,14 @@ long long stream_read(TokenReader *r, uint32_t *out, size_t max, Error *e)
 			continue;
 		}
 		int unknown = r->remaining == UINT64_MAX;
-		/* in a stream of unknown length, keep a header's worth of lookahead */
-		if (fill(r, unknown ? STREAM_HEADER_BYTES : (size_t)w, e))
+		/* in a stream of unknown length, keep a header's worth of lookahead
+		 * (live: only behind a token that could start a header) */
+		size_t need = unknown ? STREAM_HEADER_BYTES : (size_t)w;
+		if (r->live && unknown)
+			need = live_maybe_header(r, r->pos) ? STREAM_HEADER_BYTES : (size_t)w;
+		if (r->live && n > 0 && r->len - r->pos < need && !r->eof)
+			break;
+		if (fill(r, need, e))
 			return -1;
 		size_t avail = r->len - r->pos;
 		if (avail == 0) {
@@ -252,7 +272,20 @@ long long stream_read(TokenReader *r, uint32_t *out, size_t max, Error *e)
 			k = max - n;
 		if (!unknown && k > r->remaining)
 			k = (size_t)r->remaining;
-		if (unknown && !r->eof) {
+		if (unknown && !r->eof && r->live) {
+			/* up to the first token that could start a header but lacks
+			 * the bytes to tell */
+			size_t j = 0;
+			while (j < k && !(live_maybe_header(r, r->pos + j * w) &&
+					  r->len - (r->pos + j * w) < STREAM_HEADER_BYTES))
+				j++;
+			k = j;
+			if (k == 0) {
+				if (fill(r, STREAM_HEADER_BYTES, e))
+					return -1;
+				continue;
+			}
+		} else if (unknown && !r->eof) {
 			/* only tokens with a full header's worth of bytes behind them */
 			size_t safe = (avail - STREAM_HEADER_BYTES) / w + 1;
 			if (k > safe)

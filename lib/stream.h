@@ -46,6 +46,9 @@ typedef struct {
 	uint8_t *buf;
 	size_t len, pos, cap;
 	int eof;
+	int live;            /* set by the caller: stream_read returns the tokens
+			      * at hand instead of waiting to fill max (for
+			      * pipes that show tokens as they come) */
 } TokenReader;
 
 /* Open path ("-" or NULL = stdin) and read its first header. */

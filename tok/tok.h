@@ -24,10 +24,12 @@ typedef struct {
 	uint32_t id;
 } TokSpecial;
 
-/* A .tiktoken rank file with an explicit pre-tokenizer and special tokens
- * (tok-encode --pattern, --special).  With specials == NULL and a file
- * identical to a built-in encoding's, the built-in's specials are used. */
-Tokenizer *tok_open_tiktoken(const char *path, PretokKind pattern,
+/* A .tiktoken rank file with a pre-tokenizer (a PretokKind, or -1 for the
+ * default) and special tokens (tok-encode --pattern, --special).  With
+ * specials == NULL and ranks identical to a built-in encoding's, the
+ * built-in's special tokens and (by default) pattern are used; otherwise
+ * the default pattern is gpt2. */
+Tokenizer *tok_open_tiktoken(const char *path, int pattern,
 			     const TokSpecial *specials, size_t n_specials, Error *e);
 void tok_free(Tokenizer *t);
 
@@ -55,7 +57,7 @@ int tok_encode_ordinary(const Tokenizer *t, const uint8_t *text, size_t len, Tok
 /* Number of ordinary tokens, without storing them. */
 size_t tok_count(const Tokenizer *t, const uint8_t *text, size_t len);
 
-/* Special tokens: how many, and the i-th one's text and id. */
+/* Special tokens: how many, and the i-th one's text (NUL-terminated) and id. */
 size_t tok_n_specials(const Tokenizer *t);
 const char *tok_special_text(const Tokenizer *t, size_t i, uint32_t *id);
 /* Id of the special token with this text; -1 if none. */
@@ -78,6 +80,18 @@ const uint8_t *tok_token_bytes(const Tokenizer *t, uint32_t id, size_t *len);
  * that names no token (*bad receives its index). */
 int tok_decode(const Tokenizer *t, const uint32_t *ids, size_t n, uint8_t **buf, size_t *len,
 	       size_t *cap, size_t *bad, Error *e);
+
+/* A place at or after `from` where text can be cut without changing its
+ * encoding: the two halves encode to the two halves of the tokens.  It is
+ * just after a newline that follows a non-space and precedes an ASCII
+ * letter or digit (every pattern ends a piece there and none looks across
+ * it).  len if there is none. */
+size_t tok_safe_split(const uint8_t *text, size_t len, size_t from);
+/* tok_encode (allowed as there; allowed == NULL and specials == 0 give
+ * tok_encode_ordinary) on up to nthreads threads, cutting the text at
+ * tok_safe_split places; the ids are the same as on one thread. */
+int tok_encode_parallel(const Tokenizer *t, const uint8_t *text, size_t len, int specials,
+			const uint8_t *allowed, int nthreads, TokVec *out, Error *e);
 
 /* The names tok_open knows without a file, NULL-terminated. */
 extern const char *const tok_builtin_names[];

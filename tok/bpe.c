@@ -1,0 +1,387 @@
+/* Encoding: pre-tokenize, then byte-pair merge each piece by rank, as
+ * tiktoken does (the adjacent pair whose bytes have the lowest rank merges
+ * first, the leftmost on ties).  Short pieces use tiktoken's own quadratic
+ * scan, which is fastest there; long ones a heap over a linked list, so no
+ * input is quadratic. */
+#include "tok_impl.h"
+#include "hash.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+#define SHORT_PIECE 48
+
+/* Rank (= id) of the byte string p[0..n), or NONE. */
+static inline uint32_t lookup(const TableView *v, const uint8_t *p, size_t n)
+{
+	if (n > v->h->max_len)
+		return NONE;
+	uint64_t h = tok_hash(p, n), tag = h >> 32 << 32;
+	const uint32_t mask = v->h->mask;
+	for (uint32_t k = (uint32_t)h & mask;; k = (k + 1) & mask) {
+		uint64_t s = v->slots[k];
+		if (s == 0)
+			return NONE;
+		if ((s & ~0xffffffffull) == tag) {
+			uint32_t id = (uint32_t)s - 1, o = v->off[id];
+			if (v->off[id + 1] - o == n && memcmp(v->bytes + o, p, n) == 0)
+				return id;
+		}
+	}
+}
+
+typedef struct {
+	uint32_t *ids;   /* NULL: only count */
+	size_t n;
+} Sink;
+
+static inline void emit(Sink *s, uint32_t id)
+{
+	if (s->ids)
+		s->ids[s->n] = id;
+	s->n++;
+}
+
+/* tiktoken's _byte_pair_merge for a piece of n <= SHORT_PIECE bytes. */
+static void merge_short(const TableView *v, const uint8_t *p, size_t n, Sink *out)
+{
+	uint32_t start[SHORT_PIECE + 1], rank[SHORT_PIECE];
+	size_t m = n; /* parts */
+	for (size_t i = 0; i <= n; i++)
+		start[i] = (uint32_t)i;
+	for (size_t i = 0; i + 1 < m; i++)
+		rank[i] = lookup(v, p + i, 2);
+	for (;;) {
+		uint32_t best = NONE;
+		size_t bi = 0;
+		for (size_t i = 0; i + 1 < m; i++)
+			if (rank[i] < best) {
+				best = rank[i];
+				bi = i;
+			}
+		if (best == NONE)
+			break;
+		/* merge parts bi and bi+1 */
+		memmove(start + bi + 1, start + bi + 2, (m - bi - 1) * sizeof *start);
+		memmove(rank + bi + 1, rank + bi + 2, (m >= bi + 3 ? m - bi - 3 : 0) * sizeof *rank);
+		m--;
+		if (bi + 1 < m)
+			rank[bi] = lookup(v, p + start[bi], start[bi + 2] - start[bi]);
+		if (bi > 0)
+			rank[bi - 1] = lookup(v, p + start[bi - 1], start[bi + 1] - start[bi - 1]);
+	}
+	for (size_t i = 0; i < m; i++) {
+		uint32_t id = lookup(v, p + start[i], start[i + 1] - start[i]);
+		emit(out, id);
+	}
+}
+
+/* ---- long pieces: a min-heap of (rank, position) over a linked list ---- */
+
+typedef struct {
+	uint64_t *a;
+	size_t n;
+} Heap;
+
+static void heap_push(Heap *h, uint64_t x)
+{
+	size_t i = h->n++;
+	while (i) {
+		size_t p = (i - 1) / 2;
+		if (h->a[p] <= x)
+			break;
+		h->a[i] = h->a[p];
+		i = p;
+	}
+	h->a[i] = x;
+}
+
+static uint64_t heap_pop(Heap *h)
+{
+	uint64_t top = h->a[0], x = h->a[--h->n];
+	size_t i = 0, n = h->n;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && h->a[c + 1] < h->a[c])
+			c++;
+		if (h->a[c] >= x)
+			break;
+		h->a[i] = h->a[c];
+		i = c;
+	}
+	if (n)
+		h->a[i] = x;
+	return top;
+}
+
+static int merge_long(const TableView *v, const uint8_t *p, size_t n, Sink *out, Error *e)
+{
+	/* part starting at byte i: next[i] (its end), prev[i], and rank[i] of the
+	 * pair (part i, part next[i]); dead parts have next[i] == 0 */
+	uint32_t *next = malloc(n * sizeof *next), *prev = malloc(n * sizeof *prev);
+	uint32_t *rank = malloc(n * sizeof *rank);
+	Heap h = {malloc(2 * n * sizeof *h.a), 0};
+	if (!next || !prev || !rank || !h.a) {
+		free(next), free(prev), free(rank), free(h.a);
+		return err_set(e, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		next[i] = (uint32_t)i + 1;
+		prev[i] = (uint32_t)i - 1;
+		rank[i] = i + 1 < n ? lookup(v, p + i, 2) : NONE;
+		if (rank[i] != NONE)
+			h.a[h.n++] = (uint64_t)rank[i] << 32 | i;
+	}
+	/* heapify */
+	for (size_t k = h.n / 2; k-- > 0;) {
+		uint64_t x = h.a[k];
+		size_t i = k;
+		for (;;) {
+			size_t c = 2 * i + 1;
+			if (c >= h.n)
+				break;
+			if (c + 1 < h.n && h.a[c + 1] < h.a[c])
+				c++;
+			if (h.a[c] >= x)
+				break;
+			h.a[i] = h.a[c];
+			i = c;
+		}
+		h.a[i] = x;
+	}
+	while (h.n) {
+		uint64_t top = heap_pop(&h);
+		uint32_t r = (uint32_t)(top >> 32), i = (uint32_t)top;
+		if (next[i] == 0 || rank[i] != r)
+			continue; /* stale */
+		uint32_t j = next[i];
+		next[i] = next[j];
+		next[j] = 0;
+		if (next[i] < n)
+			prev[next[i]] = i;
+		if (next[i] < n) {
+			uint32_t end = next[next[i]];
+			rank[i] = lookup(v, p + i, end - i);
+			if (rank[i] != NONE)
+				heap_push(&h, (uint64_t)rank[i] << 32 | i);
+		} else {
+			rank[i] = NONE;
+		}
+		if (i > 0) {
+			uint32_t q = prev[i];
+			rank[q] = lookup(v, p + q, next[i] - q);
+			if (rank[q] != NONE)
+				heap_push(&h, (uint64_t)rank[q] << 32 | q);
+		}
+	}
+	for (uint32_t i = 0; i < n; i = next[i])
+		emit(out, lookup(v, p + i, next[i] - i));
+	free(next), free(prev), free(rank), free(h.a);
+	return 0;
+}
+
+static int encode_piece(const TableView *v, const uint8_t *p, size_t n, Sink *out, Error *e)
+{
+	if (n == 1) {
+		emit(out, v->h->byte_id[p[0]]);
+		return 0;
+	}
+	uint32_t id = lookup(v, p, n);
+	if (id != NONE) {
+		emit(out, id);
+		return 0;
+	}
+	if (n <= SHORT_PIECE) {
+		merge_short(v, p, n, out);
+		return 0;
+	}
+	return merge_long(v, p, n, out, e);
+}
+
+/* Encode text into out (ids stored when out->ids, else counted). */
+static int encode_text(const Tokenizer *t, const uint8_t *s, size_t len, Sink *out, Error *e)
+{
+	const TableView *v = &t->v;
+	if (t->pretok == PRETOK_NONE && v->h->n_ranks == 256 && v->h->max_len == 1) {
+		for (size_t i = 0; i < len; i++) /* the bytes encoding */
+			emit(out, v->h->byte_id[s[i]]);
+		return 0;
+	}
+	for (size_t pos = 0; pos < len;) {
+		size_t end = pretok_next(t->pretok, s, len, pos);
+		if (encode_piece(v, s + pos, end - pos, out, e))
+			return -1;
+		pos = end;
+	}
+	return 0;
+}
+
+int tok_encode_ordinary(const Tokenizer *t, const uint8_t *text, size_t len, TokVec *out, Error *e)
+{
+	/* at most one token per byte */
+	if (tokvec_reserve(out, len + 1, e))
+		return -1;
+	Sink s = {out->ids + out->len, 0};
+	int rc = encode_text(t, text, len, &s, e);
+	out->len += s.n;
+	return rc;
+}
+
+size_t tok_count(const Tokenizer *t, const uint8_t *text, size_t len)
+{
+	Sink s = {NULL, 0};
+	Error e;
+	encode_text(t, text, len, &s, &e);
+	return s.n;
+}
+
+/* ---- special tokens ---- */
+
+int64_t tok_find_special(const Tokenizer *t, const uint8_t *text, size_t len, size_t *which)
+{
+	int64_t best = -1;
+	size_t bl = 0;
+	for (uint32_t i = 0; i < t->v.h->n_special; i++) {
+		uint32_t s = t->v.special_ids[i], o = t->v.off[s], l = t->v.off[s + 1] - o;
+		size_t lim = best >= 0 ? (size_t)best + l : len;
+		if (lim > len)
+			lim = len;
+		const uint8_t *m = memmem(text, lim, t->v.bytes + o, l);
+		if (!m)
+			continue;
+		int64_t at = m - text;
+		if (best < 0 || at < best || (at == best && l > bl)) {
+			best = at;
+			bl = l;
+			if (which)
+				*which = i;
+		}
+	}
+	return best;
+}
+
+int tok_encode(const Tokenizer *t, const uint8_t *text, size_t len, const uint8_t *allowed,
+	       TokVec *out, Error *e)
+{
+	size_t ns = t->v.h->n_special;
+	if (ns == 0)
+		return tok_encode_ordinary(t, text, len, out, e);
+	/* next_at[i]: offset of the next occurrence of special i at or after
+	 * pos (SIZE_MAX once there is none), searched again when pos passes it */
+	const size_t unknown = SIZE_MAX - 1;
+	size_t *next_at = malloc(ns * sizeof *next_at);
+	if (!next_at)
+		return err_set(e, "out of memory");
+	for (size_t i = 0; i < ns; i++)
+		next_at[i] = allowed && !allowed[i] ? SIZE_MAX : unknown;
+	size_t pos = 0, seg = 0;
+	for (;;) {
+		size_t best = SIZE_MAX, bi = 0, bl = 0;
+		for (size_t i = 0; i < ns; i++) {
+			if (next_at[i] == SIZE_MAX)
+				continue;
+			uint32_t s = t->v.special_ids[i], o = t->v.off[s], l = t->v.off[s + 1] - o;
+			if (next_at[i] == unknown || next_at[i] < pos) {
+				const uint8_t *m = memmem(text + pos, len - pos, t->v.bytes + o, l);
+				next_at[i] = m ? (size_t)(m - text) : SIZE_MAX;
+			}
+			if (next_at[i] < best || (next_at[i] == best && next_at[i] != SIZE_MAX && l > bl)) {
+				best = next_at[i];
+				bi = i;
+				bl = l;
+			}
+		}
+		if (best == SIZE_MAX)
+			break;
+		if (tok_encode_ordinary(t, text + seg, best - seg, out, e) || tokvec_reserve(out, 1, e)) {
+			free(next_at);
+			return -1;
+		}
+		out->ids[out->len++] = t->v.special_ids[bi];
+		seg = pos = best + bl;
+	}
+	free(next_at);
+	return tok_encode_ordinary(t, text + seg, len - seg, out, e);
+}
+
+/* ---- cutting text for threads ---- */
+
+static int ascii_alnum(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+size_t tok_safe_split(const uint8_t *s, size_t len, size_t from)
+{
+	if (from < 2)
+		from = 2;
+	for (size_t b = from; b < len;) {
+		const uint8_t *nl = memchr(s + b - 1, '\n', len - b);
+		if (!nl)
+			break;
+		b = (size_t)(nl - s) + 1;
+		if (b < len && ascii_alnum(s[b]) && b >= 2 && s[b - 2] != '\n' && s[b - 2] != '\r' &&
+		    s[b - 2] != ' ' && s[b - 2] != '\t' && s[b - 2] != '\v' && s[b - 2] != '\f' && s[b - 2] < 0x80)
+			return b;
+		b++;
+	}
+	return len;
+}
+
+int tok_encode_parallel(const Tokenizer *t, const uint8_t *text, size_t len, int specials,
+			const uint8_t *allowed, int nthreads, TokVec *out, Error *e)
+{
+	enum { MIN_PART = 1 << 16 };
+	if (nthreads > 1 && specials) {
+		/* a special token text with a newline could straddle a cut */
+		for (size_t i = 0; i < tok_n_specials(t); i++)
+			if ((!allowed || allowed[i]) && strchr(tok_special_text(t, i, NULL), '\n'))
+				nthreads = 1;
+	}
+	if (nthreads <= 1 || len < 2 * (size_t)MIN_PART)
+		return specials ? tok_encode(t, text, len, allowed, out, e)
+				: tok_encode_ordinary(t, text, len, out, e);
+	size_t nparts = (size_t)nthreads * 4;
+	if (nparts > len / MIN_PART)
+		nparts = len / MIN_PART;
+	size_t *cut = malloc((nparts + 1) * sizeof *cut);
+	TokVec *vs = calloc(nparts, sizeof *vs);
+	Error *errs = calloc(nparts, sizeof *errs);
+	int *rc = calloc(nparts, sizeof *rc);
+	if (!cut || !vs || !errs || !rc) {
+		free(cut), free(vs), free(errs), free(rc);
+		return err_set(e, "out of memory");
+	}
+	cut[0] = 0;
+	size_t k = 1;
+	for (size_t i = 1; i < nparts; i++) {
+		size_t c = tok_safe_split(text, len, i * (len / nparts));
+		if (c > cut[k - 1] && c < len)
+			cut[k++] = c;
+	}
+	cut[k] = len;
+	nparts = k;
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)
+	for (size_t i = 0; i < nparts; i++)
+		rc[i] = specials ? tok_encode(t, text + cut[i], cut[i + 1] - cut[i], allowed, &vs[i], &errs[i])
+				 : tok_encode_ordinary(t, text + cut[i], cut[i + 1] - cut[i], &vs[i], &errs[i]);
+	int result = 0;
+	for (size_t i = 0; i < nparts; i++) {
+		if (result == 0 && rc[i]) {
+			*e = errs[i];
+			result = -1;
+		}
+		if (result == 0 && tokvec_reserve(out, vs[i].len, e) == 0) {
+			memcpy(out->ids + out->len, vs[i].ids, vs[i].len * sizeof *out->ids);
+			out->len += vs[i].len;
+		} else if (result == 0) {
+			result = -1;
+		}
+		tokvec_free(&vs[i]);
+	}
+	free(cut), free(vs), free(errs), free(rc);
+	return result;
+}

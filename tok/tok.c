@@ -1,0 +1,326 @@
+/* Opening tokenizers (built in, tok-file(5), .tiktoken, GPT-2 json),
+ * special tokens and decoding.  Encoding is in tok/bpe.c. */
+#include "tok_impl.h"
+#include "builtin.h"
+#include "io.h"
+#include "tokfile.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+Tokenizer *tok_from_block(const void *block, size_t size, void *owned, Error *e)
+{
+	Tokenizer *t = calloc(1, sizeof *t);
+	if (!t) {
+		free(owned);
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	if (table_view(block, size, &t->v, e)) {
+		free(owned);
+		free(t);
+		return NULL;
+	}
+	t->owned = owned;
+	t->pretok = (PretokKind)t->v.h->pretok;
+	uint32_t ns = t->v.h->n_special;
+	t->special_text = calloc(ns ? ns : 1, sizeof *t->special_text);
+	for (uint32_t i = 0; t->special_text && i < ns; i++) {
+		uint32_t s = t->v.special_ids[i];
+		t->special_text[i] = strndup((const char *)t->v.bytes + t->v.off[s], t->v.off[s + 1] - t->v.off[s]);
+		if (!t->special_text[i]) {
+			tok_free(t);
+			err_set(e, "out of memory");
+			return NULL;
+		}
+	}
+	if (!t->special_text) {
+		tok_free(t);
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	snprintf(t->name, sizeof t->name, "%.32s", t->v.h->name);
+	return t;
+}
+
+void tok_free(Tokenizer *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; t->special_text && i < t->v.h->n_special; i++)
+		free(t->special_text[i]);
+	free(t->special_text);
+	free(t->owned);
+	free(t);
+}
+
+const char *tok_name(const Tokenizer *t) { return t->name; }
+uint32_t tok_n_vocab(const Tokenizer *t) { return t->v.h->n_vocab; }
+int32_t tok_eot(const Tokenizer *t) { return t->v.h->eot; }
+PretokKind tok_pretok(const Tokenizer *t) { return t->pretok; }
+size_t tok_n_specials(const Tokenizer *t) { return t->v.h->n_special; }
+
+const char *tok_special_text(const Tokenizer *t, size_t i, uint32_t *id)
+{
+	if (i >= t->v.h->n_special)
+		return NULL;
+	if (id)
+		*id = t->v.special_ids[i];
+	return t->special_text[i];
+}
+
+int64_t tok_special_id(const Tokenizer *t, const char *text)
+{
+	size_t n = strlen(text);
+	for (uint32_t i = 0; i < t->v.h->n_special; i++) {
+		uint32_t s = t->v.special_ids[i];
+		if (t->v.off[s + 1] - t->v.off[s] == n && memcmp(t->v.bytes + t->v.off[s], text, n) == 0)
+			return s;
+	}
+	return -1;
+}
+
+const uint8_t *tok_token_bytes(const Tokenizer *t, uint32_t id, size_t *len)
+{
+	if (id >= t->v.h->n_vocab || t->v.off[id] == t->v.off[id + 1])
+		return NULL;
+	*len = t->v.off[id + 1] - t->v.off[id];
+	return t->v.bytes + t->v.off[id];
+}
+
+int tok_decode(const Tokenizer *t, const uint32_t *ids, size_t n, uint8_t **buf, size_t *len,
+	       size_t *cap, size_t *bad, Error *e)
+{
+	const uint32_t *off = t->v.off, nv = t->v.h->n_vocab;
+	const uint8_t *bytes = t->v.bytes;
+	size_t L = *len;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = ids[i];
+		if (id >= nv || off[id] == off[id + 1]) {
+			*len = L;
+			if (bad)
+				*bad = i;
+			if (id >= nv)
+				return err_set(e, "token %u is outside the %s vocabulary (%u)", id, t->name, nv);
+			return err_set(e, "token %u names no token in %s", id, t->name);
+		}
+		uint32_t o = off[id], l = off[id + 1] - o;
+		if (*cap - L < (size_t)l + 16) {
+			size_t nc = (*cap + l + 16) * 2;
+			if (nc < 4096)
+				nc = 4096;
+			uint8_t *nb = realloc(*buf, nc);
+			if (!nb) {
+				*len = L;
+				return err_set(e, "out of memory");
+			}
+			*buf = nb;
+			*cap = nc;
+		}
+		/* tokens are short: one fixed 16-byte copy (the table is padded) */
+		if (l <= 16)
+			memcpy(*buf + L, bytes + o, 16);
+		else
+			memcpy(*buf + L, bytes + o, l);
+		L += l;
+	}
+	*len = L;
+	return 0;
+}
+
+void tokvec_free(TokVec *v)
+{
+	free(v->ids);
+	v->ids = NULL;
+	v->len = v->cap = 0;
+}
+
+int tokvec_reserve(TokVec *v, size_t n, Error *e)
+{
+	if (v->cap - v->len >= n)
+		return 0;
+	size_t nc = v->cap ? v->cap : 256;
+	while (nc - v->len < n)
+		nc *= 2;
+	uint32_t *ni = realloc(v->ids, nc * sizeof *ni);
+	if (!ni)
+		return err_set(e, "out of memory");
+	v->ids = ni;
+	v->cap = nc;
+	return 0;
+}
+
+/* ---- opening ---- */
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* A stream-header-safe name from a file name: printable, no spaces, <= 32. */
+static void name_from_path(const char *path, char *out, size_t cap)
+{
+	const char *b = base_name(path);
+	size_t n = 0;
+	for (; *b && *b != '.' && n + 1 < cap && n < 32; b++)
+		out[n++] = (*b > 0x20 && *b < 0x7f) ? *b : '_';
+	if (n == 0)
+		out[n++] = 'x';
+	out[n] = 0;
+}
+
+/* The built-in whose ordinary tokens are exactly these, if any. */
+static const char *same_as_builtin(const TableEntry *ent, uint32_t n)
+{
+	static const char *const names[] = {"gpt2", "p50k_base", "cl100k_base", "o200k_base"};
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+		const void *blk;
+		size_t size;
+		TableView v;
+		if (tok_builtin_table(names[k], &blk, &size) || table_view(blk, size, &v, NULL))
+			continue;
+		uint32_t i, nr = 0;
+		for (i = 0; i < n && i < v.h->n_vocab; i++) {
+			if (ent[i].kind != 1)
+				continue;
+			uint32_t l = v.off[i + 1] - v.off[i];
+			if (l != ent[i].len || memcmp(v.bytes + v.off[i], ent[i].bytes, l) != 0)
+				break;
+			nr++;
+		}
+		if (i == n && nr == v.h->n_ranks)
+			return names[k];
+	}
+	return NULL;
+}
+
+Tokenizer *tok_open_tiktoken(const char *path, int pattern, const TokSpecial *specials,
+			     size_t n_specials, Error *e)
+{
+	uint8_t *buf, *store;
+	size_t len;
+	TableEntry *ent;
+	uint32_t n;
+	if (io_read_all(path, &buf, &len, e))
+		return NULL;
+	int rc = table_parse_tiktoken(buf, len, path, &ent, &n, &store, e);
+	free(buf);
+	if (rc)
+		return NULL;
+	Tokenizer *t = NULL;
+	char name[33];
+	name_from_path(path, name, sizeof name);
+	const char *same = specials ? NULL : same_as_builtin(ent, n);
+	Tokenizer *bt = NULL;
+	if (same) {
+		/* the built-in's special tokens (and its pattern, unless named) */
+		if (!(bt = tok_open(same, e)))
+			goto out;
+		specials = NULL;
+		n_specials = 0;
+	}
+	size_t ns = bt ? tok_n_specials(bt) : n_specials;
+	for (size_t i = 0; i < ns; i++) {
+		uint32_t id = 0;
+		const uint8_t *txt;
+		size_t tl = 0;
+		if (bt) {
+			tok_special_text(bt, i, &id);
+			txt = tok_token_bytes(bt, id, &tl);
+		} else {
+			id = specials[i].id;
+			txt = (const uint8_t *)specials[i].text;
+			tl = strlen(specials[i].text);
+		}
+		if (id >= (1u << 26)) {
+			err_set(e, "%s: special token id %u is too large", path, id);
+			goto out;
+		}
+		if (id >= n) {
+			TableEntry *ne = realloc(ent, ((size_t)id + 1) * sizeof *ent);
+			if (!ne) {
+				err_set(e, "out of memory");
+				goto out;
+			}
+			memset(ne + n, 0, ((size_t)id + 1 - n) * sizeof *ent);
+			ent = ne;
+			n = id + 1;
+		}
+		if (ent[id].kind) {
+			err_set(e, "%s: special token id %u is already a token", path, id);
+			goto out;
+		}
+		ent[id] = (TableEntry){txt, (uint32_t)tl, 2};
+	}
+	if (pattern < 0)
+		pattern = bt ? (int)tok_pretok(bt) : PRETOK_GPT2;
+	void *block;
+	size_t size;
+	if (table_build(name, pattern, ent, n, &block, &size, e) == 0)
+		t = tok_from_block(block, size, block, e);
+	else {
+		/* prefix the file name unless the message has it */
+		if (strncmp(e->msg, path, strlen(path)) != 0) {
+			char m[sizeof e->msg];
+			snprintf(m, sizeof m, "%.200s: %.300s", path, e->msg);
+			memcpy(e->msg, m, sizeof m);
+		}
+	}
+out:
+	tok_free(bt);
+	free(ent);
+	free(store);
+	return t;
+}
+
+Tokenizer *tok_open(const char *spec, Error *e)
+{
+	const void *blk;
+	size_t size;
+	if (tok_builtin_table(spec, &blk, &size) == 0) {
+		Tokenizer *t = tok_from_block(blk, size, NULL, e);
+		if (t && strcmp(spec, "r50k_base") == 0)
+			snprintf(t->name, sizeof t->name, "r50k_base");
+		return t;
+	}
+	struct stat st;
+	if (stat(spec, &st) != 0) {
+		if (!strchr(spec, '/') && !strchr(spec, '.'))
+			err_set(e, "unknown encoding '%s' (built in: gpt2, r50k_base, p50k_base, cl100k_base, o200k_base, bytes)", spec);
+		else
+			err_errno(e, "%s", spec);
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		char a[4096], b[4096];
+		snprintf(a, sizeof a, "%s/encoder.json", spec);
+		snprintf(b, sizeof b, "%s/vocab.bpe", spec);
+		return tok_open_gpt2_json(a, b, e);
+	}
+	if (ends_with(spec, ".json")) {
+		char b[4096];
+		const char *slash = strrchr(spec, '/');
+		snprintf(b, sizeof b, "%.*svocab.bpe", slash ? (int)(slash - spec + 1) : 0, spec);
+		return tok_open_gpt2_json(spec, b, e);
+	}
+	uint8_t *buf;
+	size_t len;
+	if (io_read_all(spec, &buf, &len, e))
+		return NULL;
+	size_t ml = strlen(TOKFILE_MAGIC);
+	if (len >= ml && memcmp(buf, TOKFILE_MAGIC, ml) == 0) {
+		Tokenizer *t = tokfile_parse(buf, len, spec, e);
+		free(buf);
+		return t;
+	}
+	free(buf);
+	return tok_open_tiktoken(spec, -1, NULL, 0, e);
+}
