@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,4 +55,31 @@ int opt_choice(const char *arg, const char *name, const char *const *choices)
 		strncat(list, choices[i], sizeof list - strlen(list) - 1);
 	}
 	usage_error("%s: '%s' is not one of %s", name, arg, list);
+}
+
+int opt_getopt(int argc, char *const argv[], const char *shortopts,
+	       const struct option *longopts, int *longindex)
+{
+	char spec[128];
+	/* a leading ':' makes a missing argument return ':' rather than '?' */
+	snprintf(spec, sizeof spec, ":%s", shortopts[0] == ':' ? shortopts + 1 : shortopts);
+	opterr = 0;
+	int c = getopt_long(argc, argv, spec, longopts, longindex);
+	if (c == '?' || c == ':') {
+		const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+		int is_long = arg[0] == '-' && arg[1] == '-';
+		if (c == ':') {
+			if (is_long)
+				usage_error("option '%s' needs an argument", arg);
+			usage_error("option '-%c' needs an argument", optopt);
+		}
+		if (is_long) {
+			const char *eq = strchr(arg, '=');
+			if (eq)
+				usage_error("option '%.*s' takes no argument", (int)(eq - arg), arg);
+			usage_error("unknown option '%s'", arg);
+		}
+		usage_error("unknown option '-%c'", optopt);
+	}
+	return c;
 }

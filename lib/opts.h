@@ -5,6 +5,13 @@
 
 #define GPTKIT_VERSION "0.1.0"
 
+struct option;
+/* getopt_long that reports its own errors the gptkit way: an unknown option
+ * or a missing argument is one line plus the --help hint, exit 2.  Callers
+ * never see '?' or ':'.  Use it in place of getopt_long. */
+int opt_getopt(int argc, char *const argv[], const char *shortopts,
+	       const struct option *longopts, int *longindex);
+
 /* Print `usage` to stdout and exit 0 (for --help). */
 void opt_help(const char *usage) __attribute__((noreturn));
 /* Print `prog (gptkit) VERSION` to stdout and exit 0 (for --version). */
