@@ -5,7 +5,9 @@
     gcm_server.py q L EXPR                        print EXPR over the log
 
 The scenario is the first path element after /s/: a client pointed at
-http://127.0.0.1:PORT/s/NAME/v1 posts to /s/NAME/v1/chat/completions.  Each
+http://127.0.0.1:PORT/s/NAME/v1 posts to /s/NAME/v1/chat/completions
+(NAME.TAG: scenario NAME, counted apart).  As an HTTP proxy it serves the
+absolute-form request the same way and logs it as proxied.  Each
 request is logged as one JSON line: time, scenario, n (the scenario's
 request count, from 1), path, headers (lower-case names) and body (parsed
 JSON, or the raw text under "raw").  In q, EXPR sees `reqs` (the list) and
@@ -17,7 +19,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-CONTEXT_LIMIT = 6000   # bytes of request body the "context" scenario accepts
+CONTEXT_LIMIT = 10000   # bytes of request body the "context" scenario accepts
 
 
 def completion(content, finish="stop"):
@@ -72,7 +74,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
-        parts = self.path.split("/")
+        path, proxied = self.path, False
+        if path.startswith("http://"):     # absolute form: we are the proxy
+            path, proxied = "/" + path.split("/", 3)[3], True
+        parts = path.split("/")
         scenario = parts[2] if len(parts) > 2 and parts[1] == "s" else "ok"
         with Handler.lock:
             n = Handler.counts.get(scenario, 0) + 1
@@ -83,13 +88,16 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = None
                 entry = {"raw": raw.decode("utf-8", "replace")}
-            entry.update({"t": time.time(), "scenario": scenario, "n": n, "path": self.path,
+            entry.update({"t": time.time(), "scenario": scenario, "n": n, "path": path,
+                          "proxied": proxied, "target": self.path,
                           "headers": {k.lower(): v for k, v in self.headers.items()}})
             with open(Handler.log_path, "a") as f:
                 f.write(json.dumps(entry) + "\n")
-        if not self.path.endswith("/chat/completions"):
-            return self.send_json(404, error("no such endpoint: " + self.path))
-        getattr(self, "s_" + scenario.replace("-", "_"), self.s_ok)(n, body or {}, raw)
+        if not path.endswith("/chat/completions"):
+            return self.send_json(404, error("no such endpoint: " + path))
+        # "NAME.TAG" runs scenario NAME with a request count of its own
+        name = scenario.split(".")[0].replace("-", "_")
+        getattr(self, "s_" + name, self.s_ok)(n, body if isinstance(body, dict) else {}, raw)
 
     # --- scenarios ---------------------------------------------------------
     def s_ok(self, n, body, raw):
@@ -206,7 +214,7 @@ def query(log_path, expr):
     with open(log_path) as f:
         reqs = [json.loads(line) for line in f if line.strip()]
     v = eval(expr, {"reqs": reqs, "json": json})
-    print(v if isinstance(v, str) else json.dumps(v))
+    print(v if isinstance(v, (str, bool, int, float)) else json.dumps(v))
 
 
 if __name__ == "__main__":
