@@ -12,23 +12,45 @@
 #define NONE UINT32_MAX
 #define SHORT_PIECE 48
 
-/* Rank (= id) of the byte string p[0..n), or NONE. */
+/* a[0..n) == b[0..n), reading no byte outside either */
+static inline int eq_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n >= 8) {
+		if (n <= 16)
+			return tok_load64(a) == tok_load64(b) && tok_load64(a + n - 8) == tok_load64(b + n - 8);
+		return memcmp(a, b, n) == 0;
+	}
+	if (n >= 4)
+		return tok_load32(a) == tok_load32(b) && tok_load32(a + n - 4) == tok_load32(b + n - 4);
+	return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
+}
+
+/* Rank (= id) of the byte string p[0..n) with key tok_key8 and hash h,
+ * or NONE.  Up to 8 bytes, the slot alone decides. */
+static inline uint32_t lookup_h(const TableView *v, const uint8_t *p, size_t n, uint64_t key, uint64_t h)
+{
+	const uint32_t ns = v->h->nslots, lt = tok_lentag(h, n);
+	for (uint32_t k = tok_slot(h, ns);; k = k + 1 == ns ? 0 : k + 1) {
+		const TableSlot *sl = &v->slots[k];
+		if (sl->id1 == 0)
+			return NONE;
+		if (sl->key == key && sl->lentag == lt) {
+			uint32_t id = sl->id1 - 1;
+			if (n <= 8)
+				return id;
+			uint32_t o = v->off[id];
+			if (v->off[id + 1] - o == n && eq_bytes(v->bytes + o, p, n))
+				return id;
+		}
+	}
+}
+
 static inline uint32_t lookup(const TableView *v, const uint8_t *p, size_t n)
 {
 	if (n > v->h->max_len)
 		return NONE;
-	uint64_t h = tok_hash(p, n), tag = h >> 32 << 32;
-	const uint32_t mask = v->h->mask;
-	for (uint32_t k = (uint32_t)h & mask;; k = (k + 1) & mask) {
-		uint64_t s = v->slots[k];
-		if (s == 0)
-			return NONE;
-		if ((s & ~0xffffffffull) == tag) {
-			uint32_t id = (uint32_t)s - 1, o = v->off[id];
-			if (v->off[id + 1] - o == n && memcmp(v->bytes + o, p, n) == 0)
-				return id;
-		}
-	}
+	uint64_t key = tok_key8(p, n);
+	return lookup_h(v, p, n, key, tok_hash_k(p, n, key));
 }
 
 typedef struct {
@@ -43,8 +65,9 @@ static inline void emit(Sink *s, uint32_t id)
 	s->n++;
 }
 
-/* tiktoken's _byte_pair_merge for a piece of n <= SHORT_PIECE bytes. */
-static void merge_short(const TableView *v, const uint8_t *p, size_t n, Sink *out)
+/* tiktoken's _byte_pair_merge for a piece of n <= SHORT_PIECE bytes;
+ * the ids go to ids[], their number is returned. */
+static size_t merge_short(const TableView *v, const uint8_t *p, size_t n, uint32_t *ids)
 {
 	uint32_t start[SHORT_PIECE + 1], rank[SHORT_PIECE];
 	size_t m = n; /* parts */
@@ -71,11 +94,21 @@ static void merge_short(const TableView *v, const uint8_t *p, size_t n, Sink *ou
 		if (bi > 0)
 			rank[bi - 1] = lookup(v, p + start[bi - 1], start[bi + 1] - start[bi - 1]);
 	}
-	for (size_t i = 0; i < m; i++) {
-		uint32_t id = lookup(v, p + start[i], start[i + 1] - start[i]);
-		emit(out, id);
-	}
+	for (size_t i = 0; i < m; i++)
+		ids[i] = lookup(v, p + start[i], start[i + 1] - start[i]);
+	return m;
 }
+
+/* Pieces that are not tokens repeat (names, rare words): remember their
+ * merges in a small direct-mapped cache, one per encoding call. */
+#define CACHE_BITS 11
+#define CACHE_PIECE 30
+#define CACHE_IDS 8
+typedef struct {
+	uint8_t plen, ntok;
+	uint8_t bytes[CACHE_PIECE];
+	uint32_t ids[CACHE_IDS];
+} CacheEnt;
 
 /* ---- long pieces: a min-heap of (rank, position) over a linked list ---- */
 
@@ -183,22 +216,38 @@ static int merge_long(const TableView *v, const uint8_t *p, size_t n, Sink *out,
 	return 0;
 }
 
-static int encode_piece(const TableView *v, const uint8_t *p, size_t n, Sink *out, Error *e)
+static int encode_piece(const TableView *v, const uint8_t *p, size_t n, Sink *out, CacheEnt *cache,
+			Error *e)
 {
 	if (n == 1) {
 		emit(out, v->h->byte_id[p[0]]);
 		return 0;
 	}
-	uint32_t id = lookup(v, p, n);
+	uint64_t key = tok_key8(p, n), h = tok_hash_k(p, n, key);
+	uint32_t id = n <= v->h->max_len ? lookup_h(v, p, n, key, h) : NONE;
 	if (id != NONE) {
 		emit(out, id);
 		return 0;
 	}
-	if (n <= SHORT_PIECE) {
-		merge_short(v, p, n, out);
+	if (n > SHORT_PIECE)
+		return merge_long(v, p, n, out, e);
+	CacheEnt *ce = cache && n <= CACHE_PIECE ? &cache[h >> (64 - CACHE_BITS)] : NULL;
+	if (ce && ce->plen == n && eq_bytes(ce->bytes, p, n)) {
+		for (size_t i = 0; i < ce->ntok; i++)
+			emit(out, ce->ids[i]);
 		return 0;
 	}
-	return merge_long(v, p, n, out, e);
+	uint32_t ids[SHORT_PIECE];
+	size_t m = merge_short(v, p, n, ids);
+	for (size_t i = 0; i < m; i++)
+		emit(out, ids[i]);
+	if (ce && m <= CACHE_IDS) {
+		ce->plen = (uint8_t)n;
+		ce->ntok = (uint8_t)m;
+		memcpy(ce->bytes, p, n);
+		memcpy(ce->ids, ids, m * sizeof *ids);
+	}
+	return 0;
 }
 
 /* Encode text into out (ids stored when out->ids, else counted). */
@@ -210,13 +259,17 @@ static int encode_text(const Tokenizer *t, const uint8_t *s, size_t len, Sink *o
 			emit(out, v->h->byte_id[s[i]]);
 		return 0;
 	}
+	/* the cache pays for itself on texts of some length */
+	CacheEnt *cache = len >= (1 << 14) ? calloc((size_t)1 << CACHE_BITS, sizeof *cache) : NULL;
+	int rc = 0;
 	for (size_t pos = 0; pos < len;) {
 		size_t end = pretok_next(t->pretok, s, len, pos);
-		if (encode_piece(v, s + pos, end - pos, out, e))
-			return -1;
+		if ((rc = encode_piece(v, s + pos, end - pos, out, cache, e)))
+			break;
 		pos = end;
 	}
-	return 0;
+	free(cache);
+	return rc;
 }
 
 int tok_encode_ordinary(const Tokenizer *t, const uint8_t *text, size_t len, TokVec *out, Error *e)

@@ -28,28 +28,48 @@ static inline uint64_t tok_mix(uint64_t a, uint64_t b)
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-/* wyhash-style: whole 8-byte words, then an overlapping tail; reads only
- * the n bytes at p. */
-static inline uint64_t tok_hash(const uint8_t *p, size_t n)
+/* The first min(n, 8) bytes of p as a little-endian word, zero-padded;
+ * reads only the n bytes at p. */
+static inline uint64_t tok_key8(const uint8_t *p, size_t n)
+{
+	if (n >= 8)
+		return tok_load64(p);
+	if (n >= 4)
+		return (uint64_t)tok_load32(p) | (uint64_t)tok_load32(p + n - 4) << (8 * (n - 4));
+	if (n == 0)
+		return 0;
+	return (uint64_t)p[0] | (uint64_t)p[n >> 1] << (8 * (n >> 1)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
+/* wyhash-style hash of p[0..n) given its tok_key8; reads only the n bytes. */
+static inline uint64_t tok_hash_k(const uint8_t *p, size_t n, uint64_t key8)
 {
 	const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
-	uint64_t a, b, h = n * k1;
-	if (n <= 8) {
-		if (n >= 4) {
-			a = tok_load32(p);
-			b = tok_load32(p + n - 4);
-		} else if (n) {
-			a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
-			b = 0;
-		} else {
-			a = b = 0;
-		}
-		return tok_mix(a ^ k0, b ^ h);
-	}
+	if (n <= 8)
+		return tok_mix(key8 ^ k0, (uint64_t)n ^ k1);
+	uint64_t h = n * k1;
 	size_t i = 0;
 	for (; i + 8 < n; i += 8)
 		h = tok_mix(tok_load64(p + i) ^ k0, h ^ k1);
 	return tok_mix(tok_load64(p + n - 8) ^ k0, h ^ n);
+}
+
+static inline uint64_t tok_hash(const uint8_t *p, size_t n)
+{
+	return tok_hash_k(p, n, tok_key8(p, n));
+}
+
+/* Slot of hash h in a table of nslots (any number, not only powers of 2). */
+static inline uint32_t tok_slot(uint64_t h, uint32_t nslots)
+{
+	return (uint32_t)(((h >> 32) * nslots) >> 32);
+}
+
+/* What a slot stores besides the key: the length (255 = 255 or more) and
+ * 24 bits of the hash. */
+static inline uint32_t tok_lentag(uint64_t h, size_t n)
+{
+	return (uint32_t)(n < 255 ? n : 255) | (uint32_t)(h & 0xffffff) << 8;
 }
 
 #endif

@@ -20,7 +20,7 @@ static inline int char_at(const uint8_t *s, size_t len, size_t i, size_t *n)
 	uint8_t b = s[i];
 	if (b < 0x80) {
 		*n = 1;
-		return uni_stage2[uni_stage1[0]][b];
+		return uni_stage2[0][b];
 	}
 	uint32_t cp;
 	size_t left = len - i;
@@ -63,15 +63,22 @@ bad:
 #define IS_UP(c) ((c) == UNI_LU || (c) == UNI_LT || (c) == UNI_LM || (c) == UNI_LO || (c) == UNI_MARK)
 #define IS_LOW(c) ((c) == UNI_LL || (c) == UNI_LM || (c) == UNI_LO || (c) == UNI_MARK)
 
-#define RUN(cond)                                        \
-	for (;;) {                                       \
-		if (p >= len)                            \
-			break;                           \
-		size_t n_;                               \
-		int c_ = char_at(s, len, p, &n_);        \
-		if (!(cond(c_)))                         \
-			break;                           \
-		p += n_;                                 \
+/* The class of each ASCII character (the first block of the table). */
+#define ASCII_CLASS(b) (uni_stage2[0][b])
+
+/* Advance p over characters whose class satisfies cond: ASCII in a tight
+ * loop, the rest through the UTF-8 decoder. */
+#define RUN(cond)                                                        \
+	for (;;) {                                                       \
+		while (p < len && s[p] < 0x80 && cond(ASCII_CLASS(s[p])))  \
+			p++;                                             \
+		if (p >= len || s[p] < 0x80)                             \
+			break;                                           \
+		size_t n_;                                               \
+		int c_ = char_at(s, len, p, &n_);                        \
+		if (!(cond(c_)))                                         \
+			break;                                           \
+		p += n_;                                                 \
 	}
 
 static size_t run_l(const uint8_t *s, size_t len, size_t p) { RUN(IS_L) return p; }

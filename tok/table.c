@@ -35,26 +35,25 @@ int table_build(const char *name, int pretok, const TableEntry *ent, uint32_t n_
 	}
 	if (bytes_len > UINT32_MAX - TABLE_PAD)
 		return err_set(e, "%s: tokens too long", name);
-	uint32_t nslots = 16;
-	while (nslots < 2 * (uint64_t)n_ranks)
-		nslots *= 2;
+	/* load factor about 0.6: a lookup that fails probes ~3 slots */
+	uint32_t nslots = n_ranks + n_ranks / 2 + n_ranks / 8 + 16;
 	size_t o_spec = specials_off();
 	size_t o_off = PAD8(o_spec + 4 * (size_t)n_special);
 	size_t o_slots = PAD8(o_off + 4 * ((size_t)n_vocab + 1));
-	size_t o_bytes = o_slots + 8 * (size_t)nslots;
+	size_t o_bytes = o_slots + sizeof(TableSlot) * (size_t)nslots;
 	size_t total = PAD8(o_bytes + bytes_len + TABLE_PAD);
 	uint8_t *b = calloc(1, total);
 	if (!b)
 		return err_set(e, "%s: out of memory", name);
 	TableHeader *h = (TableHeader *)b;
 	uint32_t *spec = (uint32_t *)(b + o_spec), *off = (uint32_t *)(b + o_off);
-	uint64_t *slots = (uint64_t *)(b + o_slots);
+	TableSlot *slots = (TableSlot *)(b + o_slots);
 	uint8_t *bytes = b + o_bytes;
 	h->magic = TABLE_MAGIC;
 	h->version = TABLE_VERSION;
 	h->n_vocab = n_vocab;
 	h->n_ranks = n_ranks;
-	h->mask = nslots - 1;
+	h->nslots = nslots;
 	h->max_len = max_len;
 	h->pretok = (uint32_t)pretok;
 	h->eot = -1;
@@ -79,16 +78,17 @@ int table_build(const char *name, int pretok, const TableEntry *ent, uint32_t n_
 		}
 		if (ent[i].len == 1)
 			h->byte_id[ent[i].bytes[0]] = i;
-		uint64_t hv = tok_hash(ent[i].bytes, ent[i].len);
-		uint64_t tag = hv >> 32 << 32;
-		for (uint32_t k = (uint32_t)hv & h->mask;; k = (k + 1) & h->mask) {
-			uint64_t s = slots[k];
-			if (s == 0) {
-				slots[k] = tag | (i + 1);
+		uint64_t key = tok_key8(ent[i].bytes, ent[i].len);
+		uint64_t hv = tok_hash_k(ent[i].bytes, ent[i].len, key);
+		uint32_t lt = tok_lentag(hv, ent[i].len);
+		for (uint32_t k = tok_slot(hv, nslots);; k = k + 1 == nslots ? 0 : k + 1) {
+			TableSlot *sl = &slots[k];
+			if (sl->id1 == 0) {
+				*sl = (TableSlot){key, i + 1, lt};
 				break;
 			}
-			uint32_t j = (uint32_t)s - 1;
-			if ((s & ~0xffffffffull) == tag && ent[j].len == ent[i].len &&
+			uint32_t j = sl->id1 - 1;
+			if (sl->key == key && sl->lentag == lt && ent[j].len == ent[i].len &&
 			    memcmp(ent[j].bytes, ent[i].bytes, ent[i].len) == 0) {
 				free(b);
 				return err_set(e, "%s: tokens %u and %u have the same bytes", name, j, i);
@@ -115,13 +115,13 @@ int table_view(const void *block, size_t size, TableView *v, Error *e)
 	size_t o_spec = specials_off();
 	size_t o_off = PAD8(o_spec + 4 * (size_t)h->n_special);
 	size_t o_slots = PAD8(o_off + 4 * ((size_t)h->n_vocab + 1));
-	size_t o_bytes = o_slots + 8 * ((size_t)h->mask + 1);
+	size_t o_bytes = o_slots + sizeof(TableSlot) * (size_t)h->nslots;
 	if (PAD8(o_bytes + h->bytes_len + TABLE_PAD) != size)
 		return err_set(e, "corrupt vocabulary table");
 	v->h = h;
 	v->special_ids = (const uint32_t *)(b + o_spec);
 	v->off = (const uint32_t *)(b + o_off);
-	v->slots = (const uint64_t *)(b + o_slots);
+	v->slots = (const TableSlot *)(b + o_slots);
 	v->bytes = b + o_bytes;
 	return 0;
 }

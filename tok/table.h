@@ -11,14 +11,14 @@
 #include "err.h"
 
 #define TABLE_MAGIC 0x424b4f54u /* "TOKB" */
-#define TABLE_VERSION 1
+#define TABLE_VERSION 2
 #define TABLE_PAD 16 /* readable bytes after the token bytes (decoder copies 16 at a time) */
 
 typedef struct {
 	uint32_t magic, version;
 	uint32_t n_vocab;   /* ids 0..n_vocab-1 (ordinary, special, or gaps) */
 	uint32_t n_ranks;   /* ordinary (mergeable) tokens */
-	uint32_t mask;      /* hash slots - 1 (a power of two minus one) */
+	uint32_t nslots;    /* hash slots */
 	uint32_t max_len;   /* longest ordinary token */
 	uint32_t pretok;    /* PretokKind */
 	int32_t eot;        /* <|endoftext|> id or -1 */
@@ -30,9 +30,18 @@ typedef struct {
 	/* then: uint32 special_ids[n_special], padded to 8 bytes;
 	 *       uint32 off[n_vocab + 1], padded to 8 (token id's bytes are
 	 *       bytes[off[id] .. off[id+1]); empty = gap);
-	 *       uint64 slots[mask + 1] (0 = empty, else hash >> 32 << 32 | (id + 1));
+	 *       TableSlot slots[nslots] (open addressing, linear probing);
 	 *       uint8 bytes[bytes_len + TABLE_PAD] */
 } TableHeader;
+
+/* A hash slot: an ordinary token's first 8 bytes (zero-padded), id + 1
+ * (0 = empty slot), and tok_lentag (length, hash bits).  A token of at
+ * most 8 bytes is found from its slot alone. */
+typedef struct {
+	uint64_t key;
+	uint32_t id1;
+	uint32_t lentag;
+} TableSlot;
 
 /* An entry of the vocabulary being built: kind 0 = no token (gap),
  * 1 = ordinary (its id is its rank), 2 = special. */
@@ -51,7 +60,7 @@ typedef struct {
 	const TableHeader *h;
 	const uint32_t *special_ids;
 	const uint32_t *off;
-	const uint64_t *slots;
+	const TableSlot *slots;
 	const uint8_t *bytes;
 } TableView;
 int table_view(const void *block, size_t size, TableView *v, Error *e);
