@@ -101,7 +101,7 @@ static size_t merge_short(const TableView *v, const uint8_t *p, size_t n, uint32
 
 /* Pieces that are not tokens repeat (names, rare words): remember their
  * merges in a small direct-mapped cache, one per encoding call. */
-#define CACHE_BITS 11
+#define CACHE_BITS 12
 #define CACHE_PIECE 30
 #define CACHE_IDS 8
 typedef struct {

@@ -212,17 +212,34 @@ static size_t cl100k_next(const uint8_t *s, size_t len, size_t pos)
  * \p{N}{1,3}
  *  ?[^\s\p{L}\p{N}]+[\r\n/]*
  * \s*[\r\n]+ | \s+(?!\S) | \s+ */
-static size_t opt_contraction(const uint8_t *s, size_t len, size_t p)
+static inline size_t opt_contraction(const uint8_t *s, size_t len, size_t p)
 {
+	if (p >= len || s[p] != '\'')
+		return p;
 	size_t e = contraction(s, len, p, 1);
 	return e ? e : p;
 }
+
+#define ASCII_UPPER(b) ((unsigned)(b) - 'A' < 26u)
+#define ASCII_LOWER(b) ((unsigned)(b) - 'a' < 26u)
 
 /* First alternative from q (after any prefix): UP* LOW+, backtracking the
  * UP* run to the last character that is also LOW.  0 if it fails. */
 static size_t o200k_a1(const uint8_t *s, size_t len, size_t q)
 {
 	size_t p = q, last_low_end = 0;
+	/* ASCII first: upper-case letters are UP only, lower-case LOW only */
+	while (p < len && ASCII_UPPER(s[p]))
+		p++;
+	if (p < len && ASCII_LOWER(s[p])) {
+		while (++p < len && ASCII_LOWER(s[p]))
+			;
+		if (p < len && s[p] >= 0x80)
+			p = run_low(s, len, p);
+		return opt_contraction(s, len, p);
+	}
+	if (p >= len || s[p] < 0x80)
+		return 0;
 	while (p < len) {
 		size_t n;
 		int c = char_at(s, len, p, &n);
@@ -250,6 +267,19 @@ static size_t o200k_a2(const uint8_t *s, size_t len, size_t q)
 static size_t o200k_next(const uint8_t *s, size_t len, size_t pos)
 {
 	size_t n, e;
+	uint8_t b = s[pos];
+	if (b < 0x80) { /* ASCII fast paths: a word, or one char and a word */
+		size_t q = pos;
+		if (!ASCII_UPPER(b) && !ASCII_LOWER(b)) {
+			if ((unsigned)b - '0' < 10u || b == '\r' || b == '\n' || pos + 1 >= len ||
+			    !(ASCII_UPPER(s[pos + 1]) || ASCII_LOWER(s[pos + 1])))
+				goto general;
+			q = pos + 1; /* the prefix: both letter alternatives take it */
+		}
+		e = o200k_a1(s, len, q);
+		return e ? e : o200k_a2(s, len, q);
+	}
+general:;
 	int c = char_at(s, len, pos, &n);
 	if (c == UNI_LL) /* the common case: a lower-case word */
 		return opt_contraction(s, len, run_low(s, len, pos + n));
