@@ -1,4 +1,6 @@
 # train/: the GPT-2 model on the CPU, checkpoints, and gpt-train.
-LIB_SRCS += train/layers.c train/gpt2.c train/checkpoint.c
+LIB_SRCS += train/layers.c train/gpt2.c train/checkpoint.c train/state.c train/backend_cpu.c train/data.c train/train.c
 # The layer loops call sqrtf/expf-free math that vectorises only without errno.
 $(BUILD)/train/layers.o $(BUILD)/train/gpt2.o: ALL_CFLAGS += -fno-math-errno
+PROGRAMS += gpt-train
+PROG_gpt-train := train/gpt-train.c

@@ -8,6 +8,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+char *openblas_get_corename(void);
 
 const char *const gpt2_param_names[GPT2_NUM_PARAM_TENSORS] = {
 	"wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
@@ -146,10 +149,27 @@ float rng_normal(Rng *r)
 	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
 
-static void fill_normal(float *p, size_t n, float std, Rng *r)
+/* N(0, std) in chunks of 64K values, each from its own RNG stream seeded by
+ * (seed, tensor, chunk): parallel, yet the same values for any thread count. */
+#define INIT_CHUNK 65536
+static void fill_normal(float *p, size_t n, float std, uint64_t seed, int tensor)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] = std * rng_normal(r);
+	size_t nchunks = (n + INIT_CHUNK - 1) / INIT_CHUNK;
+	#pragma omp parallel for schedule(static)
+	for (size_t k = 0; k < nchunks; k++) {
+		Rng r;
+		rng_seed(&r, seed ^ ((uint64_t)tensor << 56) ^ (k * 0x9e3779b97f4a7c15ull));
+		size_t i0 = k * INIT_CHUNK, i1 = i0 + INIT_CHUNK < n ? i0 + INIT_CHUNK : n;
+		for (size_t i = i0; i < i1; i += 2) {
+			/* Box-Muller: both values of each pair */
+			double u1 = ((double)(rng_u64(&r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+			double u2 = (double)(rng_u64(&r) >> 11) * (1.0 / 9007199254740992.0);
+			double rad = sqrt(-2.0 * log(u1)), a = 2.0 * M_PI * u2;
+			p[i] = (float)(std * rad * cos(a));
+			if (i + 1 < i1)
+				p[i + 1] = (float)(std * rad * sin(a));
+		}
+	}
 }
 
 void gpt2_init_random(GPT2 *m, uint64_t seed)
@@ -157,16 +177,14 @@ void gpt2_init_random(GPT2 *m, uint64_t seed)
 	const GPT2Config *c = &m->config;
 	size_t C = c->channels, L = c->num_layers;
 	float std = 0.02f, pstd = 0.02f / sqrtf(2.0f * (float)L);
-	Rng r;
-	rng_seed(&r, seed);
 	memset(m->params_memory, 0, m->num_params * sizeof(float));
 	GPT2Params *p = &m->params;
-	fill_normal(p->wte, (size_t)c->vocab_size * C, std, &r);  /* padded rows stay 0 */
-	fill_normal(p->wpe, (size_t)c->max_seq_len * C, std, &r);
-	fill_normal(p->qkvw, L * 3 * C * C, std, &r);
-	fill_normal(p->attprojw, L * C * C, pstd, &r);
-	fill_normal(p->fcw, L * 4 * C * C, std, &r);
-	fill_normal(p->fcprojw, L * 4 * C * C, pstd, &r);
+	fill_normal(p->wte, (size_t)c->vocab_size * C, std, seed, 0);  /* padded rows stay 0 */
+	fill_normal(p->wpe, (size_t)c->max_seq_len * C, std, seed, 1);
+	fill_normal(p->qkvw, L * 3 * C * C, std, seed, 4);
+	fill_normal(p->attprojw, L * C * C, pstd, seed, 6);
+	fill_normal(p->fcw, L * 4 * C * C, std, seed, 10);
+	fill_normal(p->fcprojw, L * 4 * C * C, pstd, seed, 12);
 	for (size_t i = 0; i < L * C; i++)
 		p->ln1w[i] = p->ln2w[i] = 1.0f;
 	for (size_t i = 0; i < C; i++)
@@ -269,7 +287,25 @@ void gpt2_set_threads(int n)
 	if (n < 1)
 		n = 1;
 	omp_set_num_threads(n);
-	openblas_set_num_threads(n);
+	openblas_set_num_threads(1); /* layers.c splits the products among OpenMP threads */
+}
+
+void gpt2_blas_init(char *const argv[])
+{
+	if (getenv("OPENBLAS_CORETYPE"))
+		return;
+	const char *core = openblas_get_corename();
+	if (!core || (strcasecmp(core, "Prescott") != 0 && strcasecmp(core, "Nehalem") != 0 &&
+		      strcasecmp(core, "Core2") != 0))
+		return;
+	__builtin_cpu_init();
+	const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX" :
+			   __builtin_cpu_supports("avx2") ? "Haswell" : NULL;
+	if (!want)
+		return;
+	setenv("OPENBLAS_CORETYPE", want, 1);
+	execv("/proc/self/exe", argv);
+	/* exec failed: carry on with the slow kernels */
 }
 
 /* ------------------------------------------------------------------------ */

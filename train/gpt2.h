@@ -148,7 +148,17 @@ uint64_t rng_u64(Rng *r);
 float rng_uniform(Rng *r);  /* [0, 1) */
 float rng_normal(Rng *r);   /* N(0, 1), Box-Muller */
 
-/* Threads for OpenBLAS (kept equal to OpenMP's count to avoid oversubscription). */
+/* Threads: OpenMP gets n; OpenBLAS runs single-threaded inside the OpenMP
+ * threads (layers.c splits each product), so the pools never compete. */
 void gpt2_set_threads(int n);
+/* OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than itself
+ * (Sapphire and Emerald Rapids) and falls back to its slowest kernels
+ * (Prescott, SSE3: 4x slower).  It picks kernels when it is loaded, before
+ * main, so the only cure is the environment: when that fallback happened,
+ * OPENBLAS_CORETYPE is unset and the CPU has AVX-512 (or AVX2), this sets
+ * OPENBLAS_CORETYPE=SkylakeX (or Haswell) and re-executes the program with
+ * the same arguments.  Returns when nothing needed doing or exec failed.
+ * Call it first thing in main. */
+void gpt2_blas_init(char *const argv[]);
 
 #endif

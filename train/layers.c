@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #define GELU_SCALING_FACTOR 0.7978845608028654f /* sqrt(2/pi) */
@@ -175,6 +176,29 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 /* ------------------------------------------------------------------------ */
 /* Matrix products */
 
+/* C (M x N, row-major, ldc) = op(A) op(B) + beta C, with the N columns split
+ * among the OpenMP threads, each calling single-threaded OpenBLAS on its own
+ * block.  OpenBLAS's own (pthread) threads stay off: two thread pools that
+ * busy-wait for each other on two cores cost more than they gain.  The K
+ * sum is never split, so every output element is computed whole by one call. */
+static void sgemm_split_n(int transa, int transb, int M, int N, int K,
+			  const float *A, int lda, const float *Bm, int ldb, float beta,
+			  float *C, int ldc)
+{
+	#pragma omp parallel
+	{
+		int nt = omp_get_num_threads(), id = omp_get_thread_num();
+		int chunk = ((N + nt - 1) / nt + 15) / 16 * 16;
+		int n0 = id * chunk, n1 = n0 + chunk < N ? n0 + chunk : N;
+		if (n0 < n1) {
+			const float *b = transb ? Bm + (size_t)n0 * ldb : Bm + n0;
+			cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans,
+				    transb ? CblasTrans : CblasNoTrans, M, n1 - n0, K, 1.0f,
+				    A, lda, b, ldb, beta, C + n0, ldc);
+		}
+	}
+}
+
 void matmul_forward_ref(float *out, const float *inp, const float *weight, const float *bias,
 			int B, int T, int C, int OC)
 {
@@ -197,8 +221,7 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
 		for (int bt = 0; bt < N; bt++)
 			memcpy(out + (size_t)bt * OC, bias, (size_t)OC * sizeof(float));
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
-		    1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
+	sgemm_split_n(0, 1, N, OC, C, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
 /* dbias[o] += sum over positions of dout[., o]; threads split the columns. */
@@ -249,11 +272,9 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 {
 	int N = B * T;
 	if (dinp) /* dinp (N,C) += dout (N,OC) @ weight (OC,C) */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
-			    1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+		sgemm_split_n(0, 0, N, C, OC, dout, OC, weight, C, 1.0f, dinp, C);
 	/* dweight (OC,C) += dout^T (OC,N) @ inp (N,C) */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N,
-		    1.0f, dout, OC, inp, C, 1.0f, dweight, C);
+	sgemm_split_n(1, 0, OC, C, N, dout, OC, inp, C, 1.0f, dweight, C);
 	if (dbias)
 		bias_backward(dbias, dout, N, OC);
 }

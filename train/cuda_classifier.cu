@@ -1,0 +1,91 @@
+/* The fused classifier: softmax + cross-entropy + its gradient in one
+ * kernel, one block per position.  Pass 1 runs the online softmax over the
+ * row (each thread a strided slice, then the (max, sum) pairs merged across
+ * the block in a fixed order, cuda_math.h); pass 2, with a gradient wanted,
+ * overwrites the logits with dloss * (exp(logit - lse) - onehot).  The
+ * probabilities are never stored. */
+#include "cuda_common.h"
+
+#define CE_THREADS 512
+
+template <typename T>
+__global__ void __launch_bounds__(CE_THREADS)
+	crossentropy_kernel(float *losses, T *logits, const int *targets, float dloss, int V, int Vp)
+{
+	__shared__ float sm_m[CE_THREADS / 32], sm_l[CE_THREADS / 32];
+	__shared__ float s_lse;
+	T *x = logits + (size_t)blockIdx.x * Vp;
+	int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+	float m = -INFINITY, l = 0.0f;
+	for (int i = tid; i < V; i += blockDim.x) {
+		float v = tof(x[i]);
+		if (v > m) {
+			l = l * ck_softmax_rescale(m, v) + 1.0f;
+			m = v;
+		} else {
+			l += expf(v - m);
+		}
+	}
+	/* merge within the warp, then across warps, in a fixed order */
+	for (int o = 16; o > 0; o >>= 1) {
+		float m2 = __shfl_xor_sync(0xFFFFFFFFu, m, o), l2 = __shfl_xor_sync(0xFFFFFFFFu, l, o);
+		ck_softmax_merge(&m, &l, m2, l2);
+	}
+	if (lane == 0) {
+		sm_m[warp] = m;
+		sm_l[warp] = l;
+	}
+	__syncthreads();
+	if (tid == 0) {
+		float M = sm_m[0], L = sm_l[0];
+		for (int w = 1; w < (int)(blockDim.x / 32); w++)
+			ck_softmax_merge(&M, &L, sm_m[w], sm_l[w]);
+		float lse = M + logf(L);
+		s_lse = lse;
+		int tg = targets[blockIdx.x];
+		losses[blockIdx.x] = lse - tof(x[tg]);
+	}
+	__syncthreads();
+	if (dloss == 0.0f)
+		return;
+	float lse = s_lse;
+	int tg = targets[blockIdx.x];
+	for (int i = tid; i < Vp; i += blockDim.x) {
+		float d = 0.0f;
+		if (i < V)
+			d = (expf(tof(x[i]) - lse) - (i == tg ? 1.0f : 0.0f)) * dloss;
+		x[i] = fromf<T>(d);
+	}
+}
+
+__global__ void mean_kernel(float *out, const float *x, int n)
+{
+	__shared__ float sh[32];
+	float s = 0.0f;
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		s += x[i];
+	s = block_sum(s, sh);
+	if (threadIdx.x == 0)
+		*out = s / (float)n;
+}
+
+template <typename T>
+static int ce(float *losses, void *logits, const int *targets, float dloss, int N, int V, int Vp, void *stream)
+{
+	if (N > 0)
+		crossentropy_kernel<T><<<(unsigned)N, CE_THREADS, 0, ck_stream(stream)>>>(losses, (T *)logits, targets,
+											dloss, V, Vp);
+	return ck_status();
+}
+
+extern "C" int ck_crossentropy(CkType t, float *losses, void *logits, const int *targets, float dloss, int N, int V,
+			       int Vp, void *stream)
+{
+	return CK_DISPATCH(t, ce, losses, logits, targets, dloss, N, V, Vp, stream);
+}
+
+extern "C" int ck_mean(float *out, const float *x, int n, void *stream)
+{
+	mean_kernel<<<1, 1024, 0, ck_stream(stream)>>>(out, x, n);
+	return ck_status();
+}

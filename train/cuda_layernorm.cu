@@ -1,0 +1,182 @@
+/* LayerNorm forward (optionally fused with the residual add before it) and
+ * backward, and the bias gradient of the matrix products: the column sums
+ * share one deterministic two-stage reduction (partial sums over chunks of
+ * CK_ROW_CHUNK rows, then the chunks added in order). */
+#include "cuda_common.h"
+
+#define CK_ROW_CHUNK 256
+#define LN_EPS 1e-5f
+
+/* one warp per row, 8 rows per block */
+template <typename T>
+__global__ void layernorm_forward_kernel(T *out, float *mean, float *rstd, T *resid, const T *a, const T *b,
+					 const T *w, const T *bias, int N, int C)
+{
+	int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x & 31;
+	if (row >= N)
+		return;
+	const T *x = a + (size_t)row * C;
+	if (b) {
+		/* each lane reads back only what it wrote itself */
+		T *r = resid + (size_t)row * C;
+		const T *y = b + (size_t)row * C;
+		for (int i = lane; i < C; i += 32)
+			r[i] = fromf<T>(tof(x[i]) + tof(y[i]));
+		x = r;
+	}
+	float s = 0.0f;
+	for (int i = lane; i < C; i += 32)
+		s += tof(x[i]);
+	float m = warp_sum(s) / C;
+	float v = 0.0f;
+	for (int i = lane; i < C; i += 32) {
+		float d = tof(x[i]) - m;
+		v += d * d;
+	}
+	v = warp_sum(v) / C;
+	float rs = 1.0f / sqrtf(v + LN_EPS);
+	T *o = out + (size_t)row * C;
+	for (int i = lane; i < C; i += 32)
+		o[i] = fromf<T>((tof(x[i]) - m) * rs * tof(w[i]) + tof(bias[i]));
+	if (lane == 0 && mean) {
+		mean[row] = m;
+		rstd[row] = rs;
+	}
+}
+
+template <typename T>
+__global__ void layernorm_backward_dx_kernel(T *dinp, const T *dout, const T *inp, const T *w, const float *mean,
+					     const float *rstd, int N, int C)
+{
+	int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x & 31;
+	if (row >= N)
+		return;
+	const T *x = inp + (size_t)row * C, *d = dout + (size_t)row * C;
+	T *dx = dinp + (size_t)row * C;
+	float m = mean[row], rs = rstd[row], a = 0.0f, bsum = 0.0f;
+	for (int i = lane; i < C; i += 32) {
+		float norm = (tof(x[i]) - m) * rs, dn = tof(w[i]) * tof(d[i]);
+		a += dn;
+		bsum += dn * norm;
+	}
+	a = warp_sum(a) / C;
+	bsum = warp_sum(bsum) / C;
+	for (int i = lane; i < C; i += 32) {
+		float norm = (tof(x[i]) - m) * rs, dn = tof(w[i]) * tof(d[i]);
+		dx[i] = fromf<T>(tof(dx[i]) + (dn - a - norm * bsum) * rs);
+	}
+}
+
+/* Partial column sums over one chunk of rows: block (32, 8), grid
+ * (ceil(C / 32), chunks).  ln: the LayerNorm weight and bias gradients
+ * (partial row k: [dweight (C), dbias (C)]); !ln: the bias gradient of dout
+ * (C columns). */
+template <typename T, bool ln>
+__global__ void colsum_partial_kernel(float *partial, const T *dout, const T *inp, const float *mean,
+				      const float *rstd, int N, int C)
+{
+	__shared__ float sw[8][33], sb[8][33];
+	int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx, chunk = blockIdx.y;
+	int r0 = chunk * CK_ROW_CHUNK, r1 = min(N, r0 + CK_ROW_CHUNK);
+	float dw = 0.0f, db = 0.0f;
+	if (c < C)
+		for (int r = r0 + ty; r < r1; r += 8) {
+			float d = tof(dout[(size_t)r * C + c]);
+			db += d;
+			if (ln)
+				dw += (tof(inp[(size_t)r * C + c]) - mean[r]) * rstd[r] * d;
+		}
+	sw[ty][tx] = dw;
+	sb[ty][tx] = db;
+	__syncthreads();
+	if (ty == 0 && c < C) {
+		for (int k = 1; k < 8; k++) {
+			dw += sw[k][tx];
+			db += sb[k][tx];
+		}
+		if (ln) {
+			partial[(size_t)chunk * 2 * C + c] = dw;
+			partial[(size_t)chunk * 2 * C + C + c] = db;
+		} else {
+			partial[(size_t)chunk * C + c] = db;
+		}
+	}
+}
+
+/* out1[j] += sum over chunks of partial[k][j] for j < M1, out2[j - M1] for the rest. */
+__global__ void colsum_finish_kernel(float *out1, float *out2, const float *partial, int chunks, int M, int M1)
+{
+	int j = blockIdx.x * blockDim.x + threadIdx.x;
+	if (j >= M)
+		return;
+	float s = 0.0f;
+	for (int k = 0; k < chunks; k++)
+		s += partial[(size_t)k * M + j];
+	if (j < M1)
+		out1[j] += s;
+	else
+		out2[j - M1] += s;
+}
+
+static int chunks_of(int N)
+{
+	return (N + CK_ROW_CHUNK - 1) / CK_ROW_CHUNK;
+}
+
+extern "C" size_t ck_colsum_scratch(int N, int M)
+{
+	return (size_t)chunks_of(N) * M;
+}
+
+template <typename T>
+static int ln_fwd(void *out, float *mean, float *rstd, void *resid, const void *a, const void *b, const void *w,
+		  const void *bias, int N, int C, void *stream)
+{
+	layernorm_forward_kernel<T><<<ck_blocks((size_t)N, 8), 256, 0, ck_stream(stream)>>>(
+		(T *)out, mean, rstd, (T *)resid, (const T *)a, (const T *)b, (const T *)w, (const T *)bias, N, C);
+	return ck_status();
+}
+
+template <typename T>
+static int ln_bwd(void *dinp, float *dw, float *db, float *scratch, const void *dout, const void *inp,
+		  const void *w, const float *mean, const float *rstd, int N, int C, void *stream)
+{
+	cudaStream_t s = ck_stream(stream);
+	layernorm_backward_dx_kernel<T><<<ck_blocks((size_t)N, 8), 256, 0, s>>>(
+		(T *)dinp, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd, N, C);
+	dim3 grid(ck_blocks((size_t)C, 32), (unsigned)chunks_of(N));
+	colsum_partial_kernel<T, true><<<grid, dim3(32, 8), 0, s>>>(scratch, (const T *)dout, (const T *)inp, mean,
+								    rstd, N, C);
+	colsum_finish_kernel<<<ck_blocks((size_t)2 * C, 256), 256, 0, s>>>(dw, db, scratch, chunks_of(N), 2 * C, C);
+	return ck_status();
+}
+
+template <typename T>
+static int bias_bwd(float *dbias, float *scratch, const void *dout, int N, int OC, void *stream)
+{
+	cudaStream_t s = ck_stream(stream);
+	dim3 grid(ck_blocks((size_t)OC, 32), (unsigned)chunks_of(N));
+	colsum_partial_kernel<T, false><<<grid, dim3(32, 8), 0, s>>>(scratch, (const T *)dout, NULL, NULL, NULL, N,
+								     OC);
+	colsum_finish_kernel<<<ck_blocks((size_t)OC, 256), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
+	return ck_status();
+}
+
+extern "C" int ck_layernorm_forward(CkType t, void *out, float *mean, float *rstd, void *resid_out, const void *a,
+				    const void *b, const void *weight, const void *bias, int N, int C, void *stream)
+{
+	return CK_DISPATCH(t, ln_fwd, out, mean, rstd, resid_out, a, b, weight, bias, N, C, stream);
+}
+
+extern "C" int ck_layernorm_backward(CkType t, void *dinp, float *dweight, float *dbias, float *scratch,
+				     const void *dout, const void *inp, const void *weight, const float *mean,
+				     const float *rstd, int N, int C, void *stream)
+{
+	return CK_DISPATCH(t, ln_bwd, dinp, dweight, dbias, scratch, dout, inp, weight, mean, rstd, N, C, stream);
+}
+
+extern "C" int ck_bias_backward(CkType t, float *dbias, float *scratch, const void *dout, int N, int OC,
+				void *stream)
+{
+	return CK_DISPATCH(t, bias_bwd, dbias, scratch, dout, N, OC, stream);
+}
