@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 {
 	static const char *const dtypes[] = { "fp32", "fp16", "bf16", NULL };
 	int dtype = 0, quiet = 0, c;
-	while ((c = getopt_long(argc, argv, "d:qh", longopts, NULL)) != -1) {
+	while ((c = opt_getopt(argc, argv, "d:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dtype = opt_choice(optarg, "--dtype", dtypes); break;
 		case 'q': quiet = 1; break;

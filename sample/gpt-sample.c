@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	ModelDtype dtype = MODEL_F32;
 	static const char *const dtypes[] = { "fp32", "bf16", NULL };
 	int c;
-	while ((c = getopt_long(argc, argv, "n:t:k:p:s:j:fh", longopts, NULL)) != -1) {
+	while ((c = opt_getopt(argc, argv, "n:t:k:p:s:j:fh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': max_tokens = opt_int(optarg, "--max-tokens", 0, 1LL << 40); break;
 		case 't': sp.temperature = (float)opt_double(optarg, "--temperature", 0, 1e6); break;

@@ -92,7 +92,7 @@ static void matvec_f32_avx512(float *out, const float *x, const float *W, const 
 {
 	int nblk = (OC + ROWS - 1) / ROWS, tail = C & 15;
 	__mmask16 tm = (__mmask16)((1u << tail) - 1);
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(dynamic, 8)
 	for (int b = 0; b < nblk; b++) {
 		int o0 = b * ROWS, nr = OC - o0 < ROWS ? OC - o0 : ROWS;
 		const float *w0 = W + (size_t)o0 * C;
@@ -153,7 +153,7 @@ static void matvec_bf16_avx512(float *out, const float *x, const uint16_t *W, co
 {
 	int nblk = (OC + ROWS - 1) / ROWS, tail = C & 15;
 	__mmask16 tm = (__mmask16)((1u << tail) - 1);
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(dynamic, 8)
 	for (int b = 0; b < nblk; b++) {
 		int o0 = b * ROWS, nr = OC - o0 < ROWS ? OC - o0 : ROWS;
 		for (int r0 = 0; r0 < nr; r0 += 2) {
@@ -191,7 +191,7 @@ static void matvec_bf16_dp(float *out, const uint16_t *xs, const uint16_t *W, co
 {
 	int nblk = (OC + ROWS - 1) / ROWS, tail = C & 31;
 	__mmask32 tm = (__mmask32)((1ull << tail) - 1);
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(dynamic, 8)
 	for (int b = 0; b < nblk; b++) {
 		int o0 = b * ROWS, nr = OC - o0 < ROWS ? OC - o0 : ROWS;
 		if (nr == ROWS) {

@@ -7,7 +7,7 @@ this script without torch; `make check-ref` reruns it live.
         Builds a small randomly initialised GPT2LMHeadModel (seeded), saves it
         with save_pretrained into OUTDIR/tiny/, and writes OUTDIR/golden.bin
         and OUTDIR/hellaswag_golden.json (see below).
-    .venv/bin/python tests/hf_ref/make_golden.py check-export TINY EXPORTED
+    .venv/bin/python tests/hf_ref/make_golden.py check-export TINY EXPORTED TOL
         Loads EXPORTED (a gptkit checkpoint converted back to Hugging Face by
         gpt-convert) with GPT2LMHeadModel.from_pretrained and checks that its
         logits equal those of TINY on the golden sequence.
@@ -21,6 +21,9 @@ golden.bin (little-endian):
   int32[n_eval]       an evaluation stream (the bytes of a text, "bytes" encoding)
   f64                 mean loss over it in llm.c's windows of maxT (stride maxT)
   int32[8]            seed, min top-1/top-2 logit margin of the greedy steps * 1e6, 0...
+
+eval_golden.json: the loss of the evaluation stream for a few windows and
+strides, by Hugging Face's perplexity recipe (each target scored once).
 
 hellaswag_golden.json: for tests/hf_ref/hellaswag.jsonl, tokenised with the
 "bytes" encoding (a token per byte; context = ctx, each ending = " " + ending,
@@ -105,6 +108,25 @@ def window_loss(model, toks):
     return total / count
 
 
+def strided_loss(model, toks, T, stride):
+    """Hugging Face's perplexity recipe: windows of T every stride tokens,
+    each scoring only the targets no earlier window scored."""
+    total, count, prev_end = 0.0, 0, 0
+    for begin in range(0, len(toks) - 1, stride):
+        end = min(begin + T, len(toks) - 1)
+        new = end - prev_end
+        lg = torch.tensor(logits_of(model, toks[begin:end]), dtype=torch.float64)
+        lp = torch.log_softmax(lg, dim=-1)
+        tgt = torch.tensor(toks[begin + 1:end + 1])
+        losses = -lp[torch.arange(end - begin), tgt]
+        total += losses[-new:].sum().item()
+        count += new
+        prev_end = end
+        if end == len(toks) - 1:
+            break
+    return {"T": T, "stride": stride, "loss": total / count, "tokens": count}
+
+
 def hellaswag(model, path):
     out, n, acc, acc_norm, acc_h = [], 0, 0, 0, 0
     for line in open(path, encoding="utf-8"):
@@ -161,6 +183,8 @@ def gen(outdir):
         f.write(struct.pack(f"<{len(ev)}i", *ev))
         f.write(struct.pack("<d", loss))
         f.write(struct.pack("<8i", seed, int(margin * 1e6), 0, 0, 0, 0, 0, 0))
+    with open(os.path.join(outdir, "eval_golden.json"), "w") as f:
+        json.dump([strided_loss(model, ev, t, st) for t, st in ((128, 128), (64, 64), (64, 16), (100, 37))], f, indent=1)
     hs = hellaswag(model, os.path.join(HERE, "hellaswag.jsonl"))
     with open(os.path.join(outdir, "hellaswag_golden.json"), "w") as f:
         json.dump(hs, f, indent=1)
