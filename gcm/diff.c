@@ -93,7 +93,7 @@ int gcm_diff_path_line(const char *line, size_t n, char *path, size_t cap)
 		/* "diff --git a/X b/Y": the last " b/" (a path may hold " b/" too, rarely) */
 		const char *b = NULL;
 		for (const char *p = line + 11; p + 3 <= line + n; p++)
-			if (memcmp(p, " b/", 3) == 0 || memcmp(p, " \"b/", 4) == 0)
+			if (memcmp(p, " b/", 3) == 0 || (p + 4 <= line + n && memcmp(p, " \"b/", 4) == 0))
 				b = p + 1;
 		if (b)
 			set_path(path, cap, b, (size_t)(line + n - b));
