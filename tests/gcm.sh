@@ -59,6 +59,12 @@ check_fails gcm-stray-argument 2 "after --" "$GCM" stray
 check_fails gcm-bad-style 2 "plain, conventional" "$GCM" --style fancy
 check_fails gcm-bad-temperature 2 "temperature" "$GCM" --temperature 3
 
+if command -v mandoc >/dev/null; then
+	mandoc -Tlint -Wwarning "$TOP/man/gcm.1" >"$T/lint" 2>&1 && ok gcm-man-lint || fail gcm-man-lint "$(head -2 "$T/lint")"
+else
+	skip gcm-man-lint "mandoc not installed"
+fi
+
 # --- nothing staged: no request ---
 check_fails gcm-nothing-staged 1 "gcm: nothing staged" sh -c "GCM_API_KEY=$KEY '$GCM' --api-base $S/ok.none/v1 </dev/null"
 expect gcm-nothing-staged-no-request 0 "$(nreq ok.none)"
