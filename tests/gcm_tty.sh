@@ -31,6 +31,10 @@ ASK='(c)ancel? '
 # pty STEP... -- ARGS: gcm on a terminal with the staged diff on stdin
 pty() { python3 "$TOP/tests/gcm_pty.py" --stdin "$T/staged.diff" --log "$T/tty" "$@"; }
 
+if ! python3 -c 'import os; os.openpty()' 2>/dev/null; then
+	skip gcm-tty "no pseudo-terminals here"
+	finish
+fi
 R=$T/repo
 git init -q "$R" && cd "$R" || exit 1
 echo one >a.txt && git add a.txt && git commit -q -m init
@@ -57,6 +61,7 @@ expect gcm-tty-accept-exit 0 $?
 has gcm-tty-shows-proposal "Proposed commit message:"
 has gcm-tty-asks "Do you want to (a)ccept, (e)dit, (r)egenerate, or (c)ancel?"
 expect gcm-tty-accept-commits "Add widget support #1" "$(head_msg)"
+has gcm-tty-accept-git-reports "1 file changed"
 expect gcm-tty-accept-clean-tree "" "$(git diff --cached --name-only)"
 grep -q "gcm --api-base $S/ok.a/v1" "$T/gcm-cmdline" && ! grep -q -- "$KEY" "$T/gcm-cmdline" &&
 	ok gcm-tty-key-not-in-gcm-cmdline || fail gcm-tty-key-not-in-gcm-cmdline "$(cat "$T/gcm-cmdline")"
