@@ -8,6 +8,10 @@
 #include "err.h"
 #include "gpt2.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct TrainBackend TrainBackend;
 struct TrainBackend {
 	const char *name;   /* "cpu", "cuda" */
@@ -40,6 +44,10 @@ int backend_cpu_open(TrainBackend *be, const GPT2Config *c, const float *params,
 #ifdef GPTKIT_CUDA
 int backend_cuda_open(TrainBackend *be, const GPT2Config *c, const float *params,
 		      const float *m, const float *v, int B, int T, Error *e);
+#endif
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif

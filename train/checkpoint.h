@@ -11,6 +11,10 @@
 #include "err.h"
 #include "gpt2.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CKPT_MAGIC 20240326
 #define CKPT_V_FP32 3
 #define CKPT_V_BF16 5
@@ -63,5 +67,9 @@ static inline uint16_t ckpt_f32_to_bf16(float f)
 		return (uint16_t)((x.u >> 16) | 0x40);
 	return (uint16_t)((x.u + 0x7fffu + ((x.u >> 16) & 1)) >> 16);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

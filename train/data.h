@@ -9,6 +9,10 @@
 #include "err.h"
 #include "stream.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
 	uint32_t *tok;
 	size_t n, cap;
@@ -28,5 +32,9 @@ int data_split_tail(TokenData *src, TokenData *dst, size_t n, Error *e);
 void data_free(TokenData *d);
 /* FNV-1a of the tokens: tells a resumed run whether it has the same data. */
 uint64_t data_hash(const uint32_t *tok, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

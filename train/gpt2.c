@@ -292,20 +292,25 @@ void gpt2_set_threads(int n)
 
 void gpt2_blas_init(char *const argv[])
 {
-	if (getenv("OPENBLAS_CORETYPE"))
-		return;
-	const char *core = openblas_get_corename();
-	if (!core || (strcasecmp(core, "Prescott") != 0 && strcasecmp(core, "Nehalem") != 0 &&
-		      strcasecmp(core, "Core2") != 0))
-		return;
-	__builtin_cpu_init();
-	const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX" :
-			   __builtin_cpu_supports("avx2") ? "Haswell" : NULL;
-	if (!want)
-		return;
-	setenv("OPENBLAS_CORETYPE", want, 1);
-	execv("/proc/self/exe", argv);
-	/* exec failed: carry on with the slow kernels */
+	int again = 0;
+	if (!getenv("OPENBLAS_CORETYPE")) {
+		const char *core = openblas_get_corename();
+		__builtin_cpu_init();
+		const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX" :
+				   __builtin_cpu_supports("avx2") ? "Haswell" : NULL;
+		if (core && want && (strcasecmp(core, "Prescott") == 0 || strcasecmp(core, "Nehalem") == 0 ||
+				     strcasecmp(core, "Core2") == 0)) {
+			setenv("OPENBLAS_CORETYPE", want, 1);
+			again = 1;
+		}
+	}
+	if (!getenv("OMP_WAIT_POLICY")) {
+		setenv("OMP_WAIT_POLICY", "passive", 1);
+		again = 1;
+	}
+	if (again)
+		execv("/proc/self/exe", argv);
+	/* nothing to do, or exec failed: carry on as we are */
 }
 
 /* ------------------------------------------------------------------------ */

@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include "err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
 	int max_seq_len;       /* maxT: context length, e.g. 1024 */
 	int vocab_size;        /* V, e.g. 50257 */
@@ -151,14 +155,20 @@ float rng_normal(Rng *r);   /* N(0, 1), Box-Muller */
 /* Threads: OpenMP gets n; OpenBLAS runs single-threaded inside the OpenMP
  * threads (layers.c splits each product), so the pools never compete. */
 void gpt2_set_threads(int n);
-/* OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than itself
- * (Sapphire and Emerald Rapids) and falls back to its slowest kernels
- * (Prescott, SSE3: 4x slower).  It picks kernels when it is loaded, before
- * main, so the only cure is the environment: when that fallback happened,
- * OPENBLAS_CORETYPE is unset and the CPU has AVX-512 (or AVX2), this sets
- * OPENBLAS_CORETYPE=SkylakeX (or Haswell) and re-executes the program with
- * the same arguments.  Returns when nothing needed doing or exec failed.
- * Call it first thing in main. */
+/* Settings that must be in the environment before OpenBLAS and libgomp
+ * load (they read it before main), so this re-executes the program once,
+ * with the same arguments, after setting what is unset:
+ * - OPENBLAS_CORETYPE=SkylakeX (or Haswell): OpenBLAS 0.3.21 (Debian 12)
+ *   does not know CPUs newer than itself (Sapphire and Emerald Rapids) and
+ *   falls back to its Prescott (SSE3) kernels, 3-4x slower;
+ * - OMP_WAIT_POLICY=passive: on a machine shared with other work, threads
+ *   that busy-wait at every barrier burn the time their partner needs.
+ * A variable the user set is left alone.  Returns when nothing needed
+ * doing or exec failed.  Call it first thing in main. */
 void gpt2_blas_init(char *const argv[]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* out[b,t,:] = wte[inp[b,t],:] + wpe[t,:] */
 void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe,
 		     int B, int T, int C);
@@ -72,5 +76,9 @@ void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const f
 void adamw_update(float *params, const float *grads, float *m, float *v, size_t n,
 		  float lr, float beta1, float beta2, float eps, float weight_decay,
 		  float grad_mult, int t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

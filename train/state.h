@@ -10,6 +10,10 @@
 #include "err.h"
 #include "gpt2.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define STATE_MAGIC 20241127
 #define STATE_VERSION 1
 #define STATE_HEADER_BYTES 1024
@@ -38,5 +42,9 @@ int state_write(const char *path, const TrainState *s, const float *m, const flo
 int state_read(const char *path, TrainState *s, float *m, float *v, Error *e);
 /* Parse a header in memory (used by state_read and the fuzzer). */
 int state_parse(const uint8_t hdr[STATE_HEADER_BYTES], TrainState *s, const char *name, Error *e);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 #include "err.h"
 #include "gpt2.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { LR_COSINE, LR_LINEAR, LR_CONSTANT };
 enum { DEVICE_CPU, DEVICE_CUDA, DEVICE_AUTO };
 
@@ -53,5 +57,9 @@ int train_run(const TrainOptions *o, volatile sig_atomic_t *stop, Error *e);
 
 /* Learning rate at step (0-based) of total. */
 float train_lr(const TrainOptions *o, long long step, long long total);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
