@@ -53,6 +53,12 @@ static inline uint32_t lookup(const TableView *v, const uint8_t *p, size_t n)
 	return lookup_h(v, p, n, key, tok_hash_k(p, n, key));
 }
 
+int64_t tok_rank(const Tokenizer *t, const uint8_t *p, size_t n)
+{
+	uint32_t id = n ? lookup(&t->v, p, n) : NONE;
+	return id == NONE ? -1 : (int64_t)id;
+}
+
 typedef struct {
 	uint32_t *ids;   /* NULL: only count */
 	size_t n;
@@ -110,44 +116,144 @@ typedef struct {
 	uint32_t ids[CACHE_IDS];
 } CacheEnt;
 
-/* ---- long pieces: a min-heap of (rank, position) over a linked list ---- */
+/* ---- long pieces ----
+ * The pairs waiting to merge are kept in one bucket per rank, each a list
+ * of positions, and a binary heap orders the ranks that have pairs.  A rank
+ * is taken whole, its positions in increasing order (a merge never makes a
+ * pair of the rank being merged: that pair's bytes are longer).  A merge
+ * can make a pair of a lower rank; the current rank then waits in the heap
+ * until the lower one is done.  Positions mostly arrive in increasing
+ * order, so the lists rarely need sorting and everything is sequential. */
 
 typedef struct {
-	uint64_t *a;
-	size_t n;
-} Heap;
+	uint32_t rank;
+	int sorted, queued;
+	uint32_t *pos;
+	size_t n, cap, cur;
+} Bucket;
 
-static void heap_push(Heap *h, uint64_t x)
+typedef struct {
+	Bucket *b;
+	size_t nb, capb;
+	uint32_t *map;      /* rank -> bucket + 1, open addressing */
+	size_t mapcap;
+	uint32_t *heap;     /* buckets, by rank */
+	size_t nh;
+	uint32_t current;   /* rank being merged (NONE: none) */
+	int preempt, oom;
+} Queue;
+
+static void q_heap_push(Queue *q, uint32_t bi)
 {
-	size_t i = h->n++;
+	size_t i = q->nh++;
+	uint32_t r = q->b[bi].rank;
 	while (i) {
 		size_t p = (i - 1) / 2;
-		if (h->a[p] <= x)
+		if (q->b[q->heap[p]].rank <= r)
 			break;
-		h->a[i] = h->a[p];
+		q->heap[i] = q->heap[p];
 		i = p;
 	}
-	h->a[i] = x;
+	q->heap[i] = bi;
+	q->b[bi].queued = 1;
 }
 
-static uint64_t heap_pop(Heap *h)
+static uint32_t q_heap_pop(Queue *q)
 {
-	uint64_t top = h->a[0], x = h->a[--h->n];
-	size_t i = 0, n = h->n;
+	uint32_t top = q->heap[0], x = q->heap[--q->nh];
+	size_t i = 0, n = q->nh;
+	uint32_t r = q->b[x].rank;
 	for (;;) {
 		size_t c = 2 * i + 1;
 		if (c >= n)
 			break;
-		if (c + 1 < n && h->a[c + 1] < h->a[c])
+		if (c + 1 < n && q->b[q->heap[c + 1]].rank < q->b[q->heap[c]].rank)
 			c++;
-		if (h->a[c] >= x)
+		if (q->b[q->heap[c]].rank >= r)
 			break;
-		h->a[i] = h->a[c];
+		q->heap[i] = q->heap[c];
 		i = c;
 	}
 	if (n)
-		h->a[i] = x;
+		q->heap[i] = x;
+	q->b[top].queued = 0;
 	return top;
+}
+
+static inline size_t q_hash(uint32_t r, size_t cap)
+{
+	return (size_t)((r * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+static Bucket *q_bucket(Queue *q, uint32_t r)
+{
+	if (2 * (q->nb + 1) > q->mapcap) {
+		size_t nc = q->mapcap ? q->mapcap * 2 : 1024;
+		uint32_t *nm = calloc(nc, sizeof *nm);
+		uint32_t *nh = realloc(q->heap, (nc / 2) * sizeof *nh);
+		Bucket *nbk = realloc(q->b, (nc / 2) * sizeof *nbk);
+		if (!nm || !nh || !nbk) {
+			free(nm);
+			if (nh)
+				q->heap = nh;
+			if (nbk)
+				q->b = nbk;
+			q->oom = 1;
+			return NULL;
+		}
+		for (size_t i = 0; i < q->nb; i++) {
+			size_t k = q_hash(nbk[i].rank, nc);
+			while (nm[k])
+				k = (k + 1) & (nc - 1);
+			nm[k] = (uint32_t)i + 1;
+		}
+		free(q->map);
+		q->map = nm;
+		q->mapcap = nc;
+		q->heap = nh;
+		q->b = nbk;
+	}
+	size_t k = q_hash(r, q->mapcap);
+	while (q->map[k]) {
+		Bucket *b = &q->b[q->map[k] - 1];
+		if (b->rank == r)
+			return b;
+		k = (k + 1) & (q->mapcap - 1);
+	}
+	q->map[k] = (uint32_t)q->nb + 1;
+	Bucket *b = &q->b[q->nb++];
+	*b = (Bucket){r, 1, 0, NULL, 0, 0, 0};
+	return b;
+}
+
+static void q_push(Queue *q, uint32_t r, uint32_t pos)
+{
+	Bucket *b = q_bucket(q, r);
+	if (!b)
+		return;
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 16;
+		uint32_t *np = realloc(b->pos, nc * sizeof *np);
+		if (!np) {
+			q->oom = 1;
+			return;
+		}
+		b->pos = np;
+		b->cap = nc;
+	}
+	if (b->n > b->cur && pos < b->pos[b->n - 1])
+		b->sorted = 0;
+	b->pos[b->n++] = pos;
+	if (!b->queued && r != q->current)
+		q_heap_push(q, (uint32_t)(b - q->b));
+	if (r < q->current)
+		q->preempt = 1;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
 }
 
 static int merge_long(const TableView *v, const uint8_t *p, size_t n, Sink *out, Error *e)
@@ -156,9 +262,10 @@ static int merge_long(const TableView *v, const uint8_t *p, size_t n, Sink *out,
 	 * pair (part i, part next[i]); dead parts have next[i] == 0 */
 	uint32_t *next = malloc(n * sizeof *next), *prev = malloc(n * sizeof *prev);
 	uint32_t *rank = malloc(n * sizeof *rank);
-	Heap h = {malloc(2 * n * sizeof *h.a), 0};
-	if (!next || !prev || !rank || !h.a) {
-		free(next), free(prev), free(rank), free(h.a);
+	Queue q = {0};
+	q.current = NONE;
+	if (!next || !prev || !rank) {
+		free(next), free(prev), free(rank);
 		return err_set(e, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -166,54 +273,58 @@ static int merge_long(const TableView *v, const uint8_t *p, size_t n, Sink *out,
 		prev[i] = (uint32_t)i - 1;
 		rank[i] = i + 1 < n ? lookup(v, p + i, 2) : NONE;
 		if (rank[i] != NONE)
-			h.a[h.n++] = (uint64_t)rank[i] << 32 | i;
+			q_push(&q, rank[i], (uint32_t)i);
 	}
-	/* heapify */
-	for (size_t k = h.n / 2; k-- > 0;) {
-		uint64_t x = h.a[k];
-		size_t i = k;
-		for (;;) {
-			size_t c = 2 * i + 1;
-			if (c >= h.n)
-				break;
-			if (c + 1 < h.n && h.a[c + 1] < h.a[c])
-				c++;
-			if (h.a[c] >= x)
-				break;
-			h.a[i] = h.a[c];
-			i = c;
+	while (q.nh && !q.oom) {
+		size_t bi = q_heap_pop(&q);
+		Bucket *b = &q.b[bi];
+		uint32_t r = b->rank;
+		if (!b->sorted) {
+			qsort(b->pos + b->cur, b->n - b->cur, sizeof *b->pos, cmp_u32);
+			b->sorted = 1;
 		}
-		h.a[i] = x;
+		q.current = r;
+		q.preempt = 0;
+		while (q.b[bi].cur < q.b[bi].n && !q.preempt && !q.oom) {
+			uint32_t i = q.b[bi].pos[q.b[bi].cur++];
+			if (next[i] == 0 || rank[i] != r)
+				continue; /* stale */
+			uint32_t j = next[i];
+			next[i] = next[j];
+			next[j] = 0;
+			if (next[i] < n) {
+				prev[next[i]] = i;
+				rank[i] = lookup(v, p + i, next[next[i]] - i);
+				if (rank[i] != NONE)
+					q_push(&q, rank[i], i); /* may move q.b */
+			} else {
+				rank[i] = NONE;
+			}
+			if (i > 0) {
+				uint32_t k = prev[i];
+				rank[k] = lookup(v, p + k, next[i] - k);
+				if (rank[k] != NONE)
+					q_push(&q, rank[k], k);
+			}
+		}
+		b = &q.b[bi];
+		q.current = NONE;
+		if (b->cur < b->n)
+			q_heap_push(&q, (uint32_t)(b - q.b));
+		else
+			b->cur = b->n = 0;
 	}
-	while (h.n) {
-		uint64_t top = heap_pop(&h);
-		uint32_t r = (uint32_t)(top >> 32), i = (uint32_t)top;
-		if (next[i] == 0 || rank[i] != r)
-			continue; /* stale */
-		uint32_t j = next[i];
-		next[i] = next[j];
-		next[j] = 0;
-		if (next[i] < n)
-			prev[next[i]] = i;
-		if (next[i] < n) {
-			uint32_t end = next[next[i]];
-			rank[i] = lookup(v, p + i, end - i);
-			if (rank[i] != NONE)
-				heap_push(&h, (uint64_t)rank[i] << 32 | i);
-		} else {
-			rank[i] = NONE;
-		}
-		if (i > 0) {
-			uint32_t q = prev[i];
-			rank[q] = lookup(v, p + q, next[i] - q);
-			if (rank[q] != NONE)
-				heap_push(&h, (uint64_t)rank[q] << 32 | q);
-		}
-	}
-	for (uint32_t i = 0; i < n; i = next[i])
-		emit(out, lookup(v, p + i, next[i] - i));
-	free(next), free(prev), free(rank), free(h.a);
-	return 0;
+	int rc = 0;
+	if (q.oom)
+		rc = err_set(e, "out of memory");
+	else
+		for (uint32_t i = 0; i < n; i = next[i])
+			emit(out, lookup(v, p + i, next[i] - i));
+	for (size_t i = 0; i < q.nb; i++)
+		free(q.b[i].pos);
+	free(q.b), free(q.map), free(q.heap);
+	free(next), free(prev), free(rank);
+	return rc;
 }
 
 static int encode_piece(const TableView *v, const uint8_t *p, size_t n, Sink *out, CacheEnt *cache,

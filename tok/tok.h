@@ -73,6 +73,9 @@ int tok_encode(const Tokenizer *t, const uint8_t *text, size_t len, const uint8_
  * *which receives its index (for --disallow-special messages). */
 int64_t tok_find_special(const Tokenizer *t, const uint8_t *text, size_t len, size_t *which);
 
+/* Rank (= id) of the ordinary token whose bytes are p[0..n); -1 if none. */
+int64_t tok_rank(const Tokenizer *t, const uint8_t *p, size_t n);
+
 /* The bytes of token id (length in *len); NULL if id is out of range or
  * names no token.  Special tokens give their text. */
 const uint8_t *tok_token_bytes(const Tokenizer *t, uint32_t id, size_t *len);
