@@ -4,3 +4,4 @@ LIB_SRCS += train/layers.c train/gpt2.c train/checkpoint.c train/state.c train/b
 $(BUILD)/train/layers.o $(BUILD)/train/gpt2.o: ALL_CFLAGS += -fno-math-errno
 PROGRAMS += gpt-train
 PROG_gpt-train := train/gpt-train.c
+include train/cuda.mk

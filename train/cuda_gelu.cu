@@ -133,3 +133,32 @@ extern "C" int ck_copy_rows(CkType t, void *dst, size_t dst_stride, const void *
 {
 	return CK_DISPATCH(t, copy_rows, dst, dst_stride, src, src_stride, rows, width, stream);
 }
+
+extern "C" void *ck_malloc(size_t bytes)
+{
+	void *p = NULL;
+	return cudaMalloc(&p, bytes ? bytes : 16) == cudaSuccess ? p : NULL;
+}
+
+extern "C" void ck_free(void *p)
+{
+	if (p)
+		cudaFree(p);
+}
+
+extern "C" int ck_memcpy(void *dst, const void *src, size_t bytes)
+{
+	return cudaMemcpy(dst, src, bytes, cudaMemcpyDefault) == cudaSuccess ? 0 : -1;
+}
+
+extern "C" int ck_sync(void *stream)
+{
+	if (cudaStreamSynchronize(ck_stream(stream)) != cudaSuccess)
+		return -1;
+	return cudaPeekAtLastError() == cudaSuccess ? 0 : -1;
+}
+
+extern "C" const char *ck_last_error(void)
+{
+	return cudaGetErrorString(cudaGetLastError());
+}

@@ -8,6 +8,9 @@
  * bucket k covers order[start[k] .. start[k+1]) and holds token tok[k].
  * order and tok hold n ints, start n + 1.  Returns the number of buckets,
  * or -1 when out of memory. */
+#ifdef __cplusplus
+extern "C"
+#endif
 int ck_encoder_buckets(const int *inp, int n, int *order, int *start, int *tok);
 
 #endif

@@ -25,6 +25,15 @@ typedef enum { CK_F32 = 0, CK_BF16 = 1 } CkType;
 
 size_t ck_sizeof(CkType t);
 
+/* Device memory for callers written in C (tests/gpu/cuda_check.c):
+ * ck_malloc gives NULL on failure; ck_memcpy copies in any direction and
+ * waits; ck_sync waits for a stream and returns -1 on a pending error. */
+void *ck_malloc(size_t bytes);
+void ck_free(void *p);
+int ck_memcpy(void *dst, const void *src, size_t bytes);
+int ck_sync(void *stream);
+const char *ck_last_error(void);
+
 /* --- cuda_encoder.cu --- */
 /* out[b,t,:] = wte[inp[b,t],:] + wpe[pos0 + t,:]; inp is on the device. */
 int ck_encoder_forward(CkType t, void *out, const int *inp, const void *wte, const void *wpe,

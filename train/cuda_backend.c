@@ -1,0 +1,117 @@
+/* The CUDA training backend: cuda_model.h behind the TrainBackend table of
+ * backend.h.  Compiled only when the build has CUDA (GPTKIT_CUDA).
+ *
+ * Precision: bf16 mixed precision by default; GPTKIT_CUDA_PRECISION=fp32 in
+ * the environment selects the full-fp32 checking mode.
+ *
+ * Errors: opening fails cleanly (no device, too little memory: -1 with the
+ * reason, and gpt-train --device auto falls back to the CPU).  A CUDA
+ * failure in the middle of training leaves the GPU's state undefined and
+ * TrainBackend's calls have no error return, so the backend stops the
+ * program with `prog: cuda: what: why` (exit 1) rather than let the loop
+ * write NaN checkpoints over good ones. */
+#ifdef GPTKIT_CUDA
+#include "backend.h"
+#include "cuda_model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static CudaModel *M(TrainBackend *be) { return be->ctx; }
+
+static void check(TrainBackend *be)
+{
+	const char *err = cuda_model_error(M(be));
+	if (err[0])
+		die("cuda: %s", err);
+}
+
+static float cu_step(TrainBackend *be, const int *in, const int *tgt, float scale, int acc)
+{
+	float l = cuda_model_step(M(be), in, tgt, scale, acc);
+	check(be);
+	return l;
+}
+
+static float cu_loss(TrainBackend *be, const int *in, const int *tgt)
+{
+	float l = cuda_model_loss(M(be), in, tgt);
+	check(be);
+	return l;
+}
+
+static float cu_grad_norm(TrainBackend *be)
+{
+	float n = cuda_model_grad_norm(M(be));
+	check(be);
+	return n;
+}
+
+static void cu_update(TrainBackend *be, float lr, float b1, float b2, float eps, float wd, float mult, int t)
+{
+	cuda_model_update(M(be), lr, b1, b2, eps, wd, mult, t);
+	check(be);
+}
+
+static const float *cu_logits(TrainBackend *be, const int *tokens, int n)
+{
+	const float *p = cuda_model_logits(M(be), tokens, n);
+	check(be);
+	return p;
+}
+
+static const float *cu_params(TrainBackend *be)
+{
+	const float *p = cuda_model_params(M(be));
+	check(be);
+	return p;
+}
+
+static const float *cu_m(TrainBackend *be)
+{
+	const float *p = cuda_model_adam_m(M(be));
+	check(be);
+	return p;
+}
+
+static const float *cu_v(TrainBackend *be)
+{
+	const float *p = cuda_model_adam_v(M(be));
+	check(be);
+	return p;
+}
+
+static void cu_close(TrainBackend *be)
+{
+	cuda_model_close(M(be));
+	be->ctx = NULL;
+}
+
+int backend_cuda_precision(void)
+{
+	const char *p = getenv("GPTKIT_CUDA_PRECISION");
+	return p && strcmp(p, "fp32") == 0 ? CUDA_MODEL_FP32 : CUDA_MODEL_BF16;
+}
+
+int backend_cuda_open(TrainBackend *be, const GPT2Config *c, const float *params, const float *m, const float *v,
+		      int B, int T, Error *e)
+{
+	char why[400];
+	memset(be, 0, sizeof *be);
+	CudaModel *cm = cuda_model_open(c, params, m, v, B, T, backend_cuda_precision(), why, sizeof why);
+	if (!cm)
+		return err_set(e, "--device cuda: %s", why);
+	be->ctx = cm;
+	be->name = "cuda";
+	be->step = cu_step;
+	be->loss = cu_loss;
+	be->grad_norm = cu_grad_norm;
+	be->update = cu_update;
+	be->logits = cu_logits;
+	be->params = cu_params;
+	be->adam_m = cu_m;
+	be->adam_v = cu_v;
+	be->close = cu_close;
+	return 0;
+}
+#endif

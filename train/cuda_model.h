@@ -1,0 +1,65 @@
+/* GPT-2 training on one CUDA GPU (cuda_model.cu): the model of gpt2.h with
+ * the kernels of cuda_kernels.h, everything on one stream.  A micro-batch's
+ * forward and backward are enqueued without waiting for the GPU; the host
+ * waits once, at the end, to read the mean loss (TrainBackend's step returns
+ * it), and once for the gradient norm.
+ *
+ * Precision: CUDA_MODEL_FP32 computes and stores everything in fp32 (the
+ * checking mode: it must track the CPU build to ~1e-5); CUDA_MODEL_BF16
+ * keeps fp32 master weights, fp32 gradients and fp32 AdamW moments, and
+ * computes with bf16 weights (stochastically rounded from the masters) and
+ * bf16 activations, accumulating in fp32. */
+#ifndef GPTKIT_CUDA_MODEL_H
+#define GPTKIT_CUDA_MODEL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "gpt2.h" /* a C header without C++ guards */
+
+enum { CUDA_MODEL_FP32 = 0, CUDA_MODEL_BF16 = 1 };
+
+typedef struct CudaModel CudaModel;
+
+/* Number of usable CUDA devices; 0 (with the reason in why) when there is
+ * no driver, no device, or the runtime fails.  Never prints. */
+int cuda_device_count(char *why, size_t why_len);
+
+/* Open the model on device 0 with parameters (fp32, gpt2_num_params),
+ * optional AdamW moments (NULL = zero), micro-batches up to B x T.
+ * Returns NULL with the reason in why. */
+CudaModel *cuda_model_open(const GPT2Config *c, const float *params, const float *m, const float *v, int B,
+			   int T, int precision, char *why, size_t why_len);
+void cuda_model_close(CudaModel *cm);
+
+/* The last failure ("" when none).  Once a call fails the model is broken:
+ * every later call does nothing and returns NaN / NULL / -1. */
+const char *cuda_model_error(const CudaModel *cm);
+
+/* Forward with targets and backward of grad_scale * mean loss, the
+ * gradients added (accumulate) or overwritten.  Returns the mean loss. */
+float cuda_model_step(CudaModel *cm, const int *inputs, const int *targets, float grad_scale, int accumulate);
+/* Mean loss of a B x T micro-batch, no gradients. */
+float cuda_model_loss(CudaModel *cm, const int *inputs, const int *targets);
+float cuda_model_grad_norm(CudaModel *cm);
+int cuda_model_update(CudaModel *cm, float lr, float beta1, float beta2, float eps, float weight_decay,
+		      float grad_mult, int t);
+/* Logits (Vp floats, host) after the last of n tokens, one sequence, n <= T. */
+const float *cuda_model_logits(CudaModel *cm, const int *tokens, int n);
+/* Host copies (num_params floats, valid until the next call of the same
+ * function): master weights, AdamW moments, the gradients. */
+const float *cuda_model_params(CudaModel *cm);
+const float *cuda_model_adam_m(CudaModel *cm);
+const float *cuda_model_adam_v(CudaModel *cm);
+const float *cuda_model_grads(CudaModel *cm);
+/* Bytes of GPU memory the model allocated. */
+size_t cuda_model_bytes(const CudaModel *cm);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
