@@ -10,41 +10,51 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- Piece table ---- */
+/* ---- Piece table ----
+ * Open addressing over 32-byte slots that hold a piece's first 8 bytes,
+ * its hash, length and count, so that finding a short piece (most are) and
+ * counting it touches one cache line.  The bytes of every piece are kept
+ * in an arena as well (for longer pieces' comparisons and for reading). */
 
 typedef struct {
+	uint64_t w;       /* the first 8 bytes, zero-padded */
+	uint64_t count;   /* 0: empty slot */
 	uint64_t off;     /* into bytes */
-	uint64_t count;
 	uint32_t len;
 	uint32_t hash;
-} PieceEnt;
+} Slot;
 
 struct PieceTable {
 	uint8_t *bytes;
 	size_t nbytes, capbytes;
-	PieceEnt *ent;
-	size_t n, cap;
-	uint32_t *slot;   /* 0 = empty, else index into ent + 1 */
+	Slot *slot;
 	size_t nslot;     /* a power of two */
+	size_t n;         /* slots in use */
 	uint64_t total, total_bytes;
 };
 
-static uint32_t hash_bytes(const uint8_t *s, size_t n)
+static inline uint64_t load_prefix(const uint8_t *s, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0x2545f4914f6cdd1dull);
-	uint64_t w;
-	while (n >= 8) {
+	uint64_t w = 0;
+	if (n >= 8) {
 		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-		s += 8;
-		n -= 8;
+		return w;
 	}
-	w = 0;
-	memcpy(&w, s, n);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	for (size_t i = 0; i < n; i++)
+		w |= (uint64_t)s[i] << (8 * i);
+	return w;
+}
+
+static inline uint32_t hash_piece(uint64_t w, const uint8_t *s, size_t n)
+{
+	uint64_t h = (w ^ (n * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	for (size_t i = 8; i < n; i += 8) {
+		uint64_t x = 0;
+		memcpy(&x, s + i, n - i >= 8 ? 8 : n - i);
+		h = ((h ^ (h >> 32)) ^ x) * 0xc4ceb9fe1a85ec53ull;
+	}
 	h ^= h >> 29;
-	h *= 0xff51afd7ed558ccdull;
+	h *= 0xbf58476d1ce4e5b9ull;
 	h ^= h >> 32;
 	return (uint32_t)h;
 }
@@ -66,7 +76,6 @@ void piece_table_free(PieceTable *pt)
 	if (!pt)
 		return;
 	free(pt->bytes);
-	free(pt->ent);
 	free(pt->slot);
 	free(pt);
 }
@@ -82,14 +91,16 @@ void piece_table_clear(PieceTable *pt)
 static int grow_slots(PieceTable *pt, Error *e)
 {
 	size_t ns = pt->nslot * 2;
-	uint32_t *s = calloc(ns, sizeof *s);
+	Slot *s = calloc(ns, sizeof *s);
 	if (!s)
 		return err_set(e, "out of memory (piece table of %zu entries)", pt->n);
-	for (size_t i = 0; i < pt->n; i++) {
-		size_t j = pt->ent[i].hash & (ns - 1);
-		while (s[j])
+	for (size_t i = 0; i < pt->nslot; i++) {
+		if (!pt->slot[i].count)
+			continue;
+		size_t j = pt->slot[i].hash & (ns - 1);
+		while (s[j].count)
 			j = (j + 1) & (ns - 1);
-		s[j] = (uint32_t)(i + 1);
+		s[j] = pt->slot[i];
 	}
 	free(pt->slot);
 	pt->slot = s;
@@ -97,28 +108,18 @@ static int grow_slots(PieceTable *pt, Error *e)
 	return 0;
 }
 
-static int add_hashed(PieceTable *pt, const uint8_t *s, uint32_t len, uint32_t h, uint64_t count,
-		      Error *e)
+static int add_hashed(PieceTable *pt, const uint8_t *s, uint32_t len, uint64_t w, uint32_t h,
+		      uint64_t count, Error *e)
 {
 	size_t mask = pt->nslot - 1, j = h & mask;
-	for (uint32_t k; (k = pt->slot[j]); j = (j + 1) & mask) {
-		PieceEnt *p = &pt->ent[k - 1];
-		if (p->hash == h && p->len == len && memcmp(pt->bytes + p->off, s, len) == 0) {
+	pt->total += count;
+	pt->total_bytes += count * len;
+	for (Slot *p; (p = &pt->slot[j])->count; j = (j + 1) & mask) {
+		if (p->hash == h && p->w == w && p->len == len &&
+		    (len <= 8 || memcmp(pt->bytes + p->off + 8, s + 8, len - 8) == 0)) {
 			p->count += count;
-			pt->total += count;
-			pt->total_bytes += count * len;
 			return 0;
 		}
-	}
-	if (pt->n >= UINT32_MAX - 1)
-		return err_set(e, "more than %u distinct pieces", UINT32_MAX - 2);
-	if (pt->n == pt->cap) {
-		size_t nc = pt->cap ? pt->cap * 2 : 1024;
-		PieceEnt *ne = realloc(pt->ent, nc * sizeof *ne);
-		if (!ne)
-			return err_set(e, "out of memory (piece table of %zu entries)", pt->n);
-		pt->ent = ne;
-		pt->cap = nc;
 	}
 	if (pt->nbytes + len > pt->capbytes) {
 		size_t nc = pt->capbytes ? pt->capbytes * 2 : 65536;
@@ -131,26 +132,26 @@ static int add_hashed(PieceTable *pt, const uint8_t *s, uint32_t len, uint32_t h
 		pt->capbytes = nc;
 	}
 	memcpy(pt->bytes + pt->nbytes, s, len);
-	pt->ent[pt->n] = (PieceEnt){ .off = pt->nbytes, .count = count, .len = len, .hash = h };
+	pt->slot[j] = (Slot){ .w = w, .count = count, .off = pt->nbytes, .len = len, .hash = h };
 	pt->nbytes += len;
-	pt->slot[j] = (uint32_t)++pt->n;
-	pt->total += count;
-	pt->total_bytes += count * len;
-	if (pt->n * 4 > pt->nslot * 3)
+	if (++pt->n * 4 > pt->nslot * 3)
 		return grow_slots(pt, e);
 	return 0;
 }
 
 int piece_table_add(PieceTable *pt, const uint8_t *s, uint32_t len, uint64_t count, Error *e)
 {
-	return add_hashed(pt, s, len, hash_bytes(s, len), count, e);
+	if (count == 0)
+		return 0;
+	uint64_t w = load_prefix(s, len);
+	return add_hashed(pt, s, len, w, hash_piece(w, s, len), count, e);
 }
 
 int piece_table_merge(PieceTable *dst, const PieceTable *src, Error *e)
 {
-	for (size_t i = 0; i < src->n; i++) {
-		const PieceEnt *p = &src->ent[i];
-		if (add_hashed(dst, src->bytes + p->off, p->len, p->hash, p->count, e))
+	for (size_t i = 0; i < src->nslot; i++) {
+		const Slot *p = &src->slot[i];
+		if (p->count && add_hashed(dst, src->bytes + p->off, p->len, p->w, p->hash, p->count, e))
 			return -1;
 	}
 	return 0;
@@ -160,16 +161,24 @@ size_t piece_table_size(const PieceTable *pt) { return pt->n; }
 uint64_t piece_table_total(const PieceTable *pt) { return pt->total; }
 uint64_t piece_table_bytes(const PieceTable *pt) { return pt->total_bytes; }
 
-const uint8_t *piece_table_get(const PieceTable *pt, size_t i, uint32_t *len, uint64_t *count)
+const uint8_t *piece_table_next(const PieceTable *pt, size_t *cursor, uint32_t *len, uint64_t *count)
 {
-	*len = pt->ent[i].len;
-	*count = pt->ent[i].count;
-	return pt->bytes + pt->ent[i].off;
+	for (size_t i = *cursor; i < pt->nslot; i++) {
+		const Slot *p = &pt->slot[i];
+		if (p->count) {
+			*cursor = i + 1;
+			*len = p->len;
+			*count = p->count;
+			return pt->bytes + p->off;
+		}
+	}
+	*cursor = pt->nslot;
+	return NULL;
 }
 
 size_t piece_table_memory(const PieceTable *pt)
 {
-	return pt->capbytes + pt->cap * sizeof *pt->ent + pt->nslot * sizeof *pt->slot;
+	return pt->capbytes + pt->nslot * sizeof *pt->slot;
 }
 
 /* ---- Splitting text into pieces ---- */

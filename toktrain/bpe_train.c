@@ -33,7 +33,8 @@ typedef struct {
 
 typedef struct {
 	uint64_t count;
-	uint32_t a, b, idx;
+	uint32_t ka, kb;    /* the tie order's keys of the pair's tokens */
+	uint32_t idx;
 } HeapEnt;
 
 typedef struct {
@@ -54,6 +55,7 @@ typedef struct {
 	uint32_t *touched;
 	size_t ntouched, captouched;
 	uint32_t step;
+	uint32_t key[256];  /* tie order of the byte tokens (others: their id) */
 	/* tokens */
 	uint32_t *tmap;     /* token bytes -> id + 1 (0 = empty) */
 	size_t ntmap;
@@ -165,9 +167,9 @@ static int heap_before(const HeapEnt *x, const HeapEnt *y)
 {
 	if (x->count != y->count)
 		return x->count > y->count;
-	if (x->a != y->a)
-		return x->a < y->a;
-	return x->b < y->b;
+	if (x->ka != y->ka)
+		return x->ka < y->ka;
+	return x->kb < y->kb;
 }
 
 static void heap_down(HeapEnt *h, size_t n, size_t i)
@@ -198,7 +200,8 @@ static int heap_push(Trainer *t, uint32_t idx, Error *e)
 		t->capheap = nc;
 	}
 	const Pair *p = &t->pair[idx];
-	HeapEnt x = { (uint64_t)p->count, p->a, p->b, idx };
+	HeapEnt x = { (uint64_t)p->count, p->a < 256 ? t->key[p->a] : p->a,
+		      p->b < 256 ? t->key[p->b] : p->b, idx };
 	size_t i = t->nheap++;
 	while (i > 0) {
 		size_t up = (i - 1) / 2;
@@ -293,18 +296,34 @@ static int64_t token_for(Trainer *t, BpeVocab *v, uint32_t a, uint32_t b, uint32
 
 /* ---- Setting up ---- */
 
+/* Byte b's place in the tie order: its value, or with hf its rank among
+ * the GPT-2 byte-level characters sorted by code point (the printable
+ * bytes keep their code point; the other 68 map above 255 in byte order). */
+static void tie_keys(uint32_t key[256], int hf)
+{
+	uint32_t n = 0;
+	for (uint32_t b = 0; b < 256; b++)
+		key[b] = b;
+	if (!hf)
+		return;
+	for (uint32_t b = 0; b < 256; b++)
+		if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)
+			key[b] = n++;
+	for (uint32_t b = 0; b < 256; b++)
+		if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174))
+			key[b] = n++;
+}
+
 static int load_words(Trainer *t, const PieceTable *pt, Error *e)
 {
-	size_t n = piece_table_size(pt), nslots = 0, nw = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t len;
-		uint64_t c;
-		piece_table_get(pt, i, &len, &c);
+	size_t nslots = 0, nw = 0, cur = 0;
+	uint32_t len;
+	uint64_t c;
+	while (piece_table_next(pt, &cur, &len, &c))
 		if (len >= 2) {
 			nslots += len;
 			nw++;
 		}
-	}
 	if (nslots >= UINT32_MAX)
 		return err_set(e, "%zu bytes of distinct pieces is more than this trainer holds (4 GiB)",
 			       nslots);
@@ -315,10 +334,8 @@ static int load_words(Trainer *t, const PieceTable *pt, Error *e)
 	if (!t->sym || !t->span || !t->wstart || !t->wcount)
 		return err_set(e, "out of memory (%zu slots)", nslots);
 	size_t s = 0, w = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t len;
-		uint64_t c;
-		const uint8_t *p = piece_table_get(pt, i, &len, &c);
+	cur = 0;
+	for (const uint8_t *p; (p = piece_table_next(pt, &cur, &len, &c));) {
 		if (len < 2)
 			continue;
 		t->wstart[w] = (uint32_t)s;
@@ -559,6 +576,7 @@ int bpe_train(const PieceTable *pt, const TrainOpts *o, BpeVocab *v, Error *e)
 		if (tmap_insert(&t, v, i, e))
 			goto fail;
 	}
+	tie_keys(t.key, o->hf_ties);
 	if (map_grow(&t, e) || load_words(&t, pt, e) || count_initial_pairs(&t, e))
 		goto fail;
 	while (v->n_tokens < target) {
@@ -573,7 +591,8 @@ int bpe_train(const PieceTable *pt, const TrainOpts *o, BpeVocab *v, Error *e)
 		}
 		if (top.count < minf)
 			break;
-		int64_t z = token_for(&t, v, top.a, top.b, target, e);
+		uint32_t a = p->a, b = p->b;
+		int64_t z = token_for(&t, v, a, b, target, e);
 		if (z < 0)
 			goto fail;
 		if (v->n_merges == capm) {
@@ -585,7 +604,7 @@ int bpe_train(const PieceTable *pt, const TrainOpts *o, BpeVocab *v, Error *e)
 			}
 			v->merges = nm;
 		}
-		v->merges[v->n_merges++] = (BpeMerge){ top.a, top.b, (uint32_t)z, top.count };
+		v->merges[v->n_merges++] = (BpeMerge){ a, b, (uint32_t)z, top.count };
 		t.step++;
 		if (apply_merge(&t, top.idx, (uint32_t)z, e))
 			goto fail;

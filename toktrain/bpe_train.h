@@ -26,8 +26,10 @@ size_t piece_table_size(const PieceTable *pt);
 /* Sum of the counts (pieces seen) and of count * length (bytes seen). */
 uint64_t piece_table_total(const PieceTable *pt);
 uint64_t piece_table_bytes(const PieceTable *pt);
-/* The i-th distinct piece (in order of first appearance). */
-const uint8_t *piece_table_get(const PieceTable *pt, size_t i, uint32_t *len, uint64_t *count);
+/* The distinct pieces, in no particular order: start with *cursor = 0;
+ * NULL after the last. */
+const uint8_t *piece_table_next(const PieceTable *pt, size_t *cursor, uint32_t *len,
+				uint64_t *count);
 /* Bytes of memory held (for reports). */
 size_t piece_table_memory(const PieceTable *pt);
 
@@ -75,6 +77,7 @@ typedef void (*BpeProgressFn)(void *ctx, const BpeVocab *v, uint32_t target);
 typedef struct {
 	uint32_t n_tokens;        /* ordinary tokens wanted: 256 + new tokens */
 	uint64_t min_frequency;   /* stop when the best pair occurs fewer times (>= 1) */
+	int hf_ties;              /* break ties as Hugging Face's trainer does (see below) */
 	BpeProgressFn progress;
 	void *progress_ctx;
 } TrainOpts;
@@ -82,7 +85,9 @@ typedef struct {
 /* Learn merges until v has o->n_tokens tokens, no pair occurs
  * o->min_frequency times, or no pairs are left.  The pair chosen is the most
  * frequent; among equals, the one with the smallest left id, then the
- * smallest right id.  A pair occurring twice overlapped ("aaa") counts twice,
+ * smallest right id.  With hf_ties, the byte tokens are ordered instead as
+ * Hugging Face numbers them: by the code point of their GPT-2 byte-level
+ * character (printable bytes first, then the other 68).  A pair occurring twice overlapped ("aaa") counts twice,
  * as in minbpe; merging goes left to right within a piece.  A merge whose
  * bytes equal an existing token's gives that token (as Hugging Face's
  * trainer does), so token byte strings are unique. */

@@ -34,13 +34,15 @@ static const char usage[] =
 	"      --max-piece-bytes N  cut longer pieces into parts of N bytes (65536; 0: no limit)\n"
 	"  -j, --jobs N             counting threads (default: OMP_NUM_THREADS or all CPUs)\n"
 	"      --dump-merges FILE   also write the merges, one `left right id count` a line\n"
+	"      --tie-order T        bytes (default): equal counts go to the smallest\n"
+	"                           (left id, right id); hf: as Hugging Face's trainer\n"
 	"  -q, --quiet              no progress or summary on stderr\n"
 	"      --progress           progress on stderr even when it is not a terminal\n"
 	"  -h, --help               this help\n"
 	"      --version            version\n"
-	"Ties between pairs of equal count go to the smallest (left id, right id).\n";
+	"";
 
-enum { OPT_MAX_PIECE = 256, OPT_DUMP, OPT_PROGRESS, OPT_VERSION, OPT_BLOCK };
+enum { OPT_MAX_PIECE = 256, OPT_DUMP, OPT_TIE, OPT_PROGRESS, OPT_VERSION, OPT_BLOCK };
 
 static const struct option longopts[] = {
 	{ "vocab-size", required_argument, 0, 'v' },
@@ -53,6 +55,7 @@ static const struct option longopts[] = {
 	{ "max-piece-bytes", required_argument, 0, OPT_MAX_PIECE },
 	{ "jobs", required_argument, 0, 'j' },
 	{ "dump-merges", required_argument, 0, OPT_DUMP },
+	{ "tie-order", required_argument, 0, OPT_TIE },
 	{ "block-bytes", required_argument, 0, OPT_BLOCK },   /* for tests of streaming */
 	{ "quiet", no_argument, 0, 'q' },
 	{ "progress", no_argument, 0, OPT_PROGRESS },
@@ -110,12 +113,13 @@ static void on_merge(void *ctx, const BpeVocab *v, uint32_t target)
 int main(int argc, char **argv)
 {
 	long long vocab = -1, min_freq = 2, max_piece = 65536, jobs = 0, block = 0;
-	int pattern = PRETOK_GPT2, hf = 0, pmode = PROGRESS_AUTO;
+	int pattern = PRETOK_GPT2, hf = 0, hf_ties = 0, pmode = PROGRESS_AUTO;
 	const char *out = NULL, *name = NULL, *dump = NULL;
 	const char **specials = NULL;
 	size_t n_specials = 0;
 	static const char *const patterns[] = { "gpt2", "cl100k", "o200k", "none", NULL };
 	static const char *const formats[] = { "tok", "hf", NULL };
+	static const char *const ties[] = { "bytes", "hf", NULL };
 	int c;
 	while ((c = getopt_long(argc, argv, "v:p:s:o:f:n:m:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -135,6 +139,7 @@ int main(int argc, char **argv)
 		case 'j': jobs = opt_int(optarg, "-j", 1, 64); break;
 		case OPT_BLOCK: block = opt_int(optarg, "--block-bytes", 16, 1LL << 34); break;
 		case OPT_DUMP: dump = optarg; break;
+		case OPT_TIE: hf_ties = opt_choice(optarg, "--tie-order", ties); break;
 		case 'q': pmode = PROGRESS_QUIET; break;
 		case OPT_PROGRESS: pmode = PROGRESS_FORCE; break;
 		case 'h': opt_help(usage);
@@ -229,6 +234,7 @@ int main(int argc, char **argv)
 	TrainOpts to = {
 		.n_tokens = (uint32_t)(vocab - (long long)n_specials),
 		.min_frequency = (uint64_t)min_freq,
+		.hf_ties = hf_ties,
 		.progress = on_merge,
 		.progress_ctx = &pg,
 	};
