@@ -22,7 +22,7 @@ for p in $progs; do
 	# every long option in --help is documented in the man page
 	missing=
 	for o in $(grep -o -- '--[a-z][a-z0-9-]*' "$T/help" | sort -u); do
-		grep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')\|$o" "$man" || missing="$missing $o"
+		grep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')\|$o\|Fl ${o#-}\( \|$\)" "$man" || missing="$missing $o"
 	done
 	if [ -z "$missing" ]; then ok "$p-man-options"; else fail "$p-man-options" "not in man/$p.1:$missing"; fi
 done
