@@ -140,6 +140,10 @@ demo: deps build
 bench: deps build
 	@BIN=$(BIN) BUILD=$(BUILD) sh bench/run.sh $(B)
 
+# Rerun the transformers reference (tests/hf_ref) live; needs PyPI torch.
+check-ref: build
+	@BIN=$$(pwd)/$(BIN) TOP=$$(pwd) sh tests/hf_ref/check_ref.sh
+
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 755 $(PROGRAMS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin/
