@@ -192,24 +192,31 @@ static size_t next_piece(PretokKind k, const uint8_t *s, size_t len, size_t pos)
 	return pretok_next(k, s, len, pos);
 }
 
-/* Count one piece, cut into parts of at most max bytes (at a UTF-8
- * character boundary where one is near). */
+/* The length of the first part of an n-byte piece cut to at most max bytes:
+ * max, moved back to the start of a UTF-8 character if one is within 3. */
+static size_t part_len(const uint8_t *s, size_t n, size_t max)
+{
+	if (!max || n <= max)
+		return n;
+	size_t cut = max;
+	while (cut > 1 && cut + 3 > max && (s[cut] & 0xC0) == 0x80)
+		cut--;
+	return (s[cut] & 0xC0) == 0x80 ? max : cut;
+}
+
+/* Count one piece, cut into parts of at most max bytes. */
 static int add_piece(PieceTable *pt, const uint8_t *s, size_t n, size_t max, Error *e)
 {
-	while (max && n > max) {
-		size_t cut = max;
-		for (int back = 0; back < 3 && cut > 1 && (s[cut] & 0xC0) == 0x80; back++)
-			cut--;
-		if ((s[cut] & 0xC0) == 0x80)
-			cut = max;
-		if (piece_table_add(pt, s, (uint32_t)cut, 1, e))
+	while (n) {
+		size_t l = part_len(s, n, max);
+		if (l > UINT32_MAX)
+			return err_set(e, "a piece of %zu bytes is too long (see --max-piece-bytes)", n);
+		if (piece_table_add(pt, s, (uint32_t)l, 1, e))
 			return -1;
-		s += cut;
-		n -= cut;
+		s += l;
+		n -= l;
 	}
-	if (n > UINT32_MAX)
-		return err_set(e, "a piece of %zu bytes is too long (see --max-piece-bytes)", n);
-	return piece_table_add(pt, s, (uint32_t)n, 1, e);
+	return 0;
 }
 
 /* Count the pieces that start in [start, end) of s[0..len); returns where
@@ -327,7 +334,7 @@ int count_fd(PieceTable *pt, int fd, const char *name, const CountOpts *o, uint6
 	size_t block = o->block_bytes ? o->block_bytes : (size_t)T << 22;
 	/* Without a safe cut in this much text, fall back to cutting after the
 	 * last complete piece (the one place where streaming may differ). */
-	size_t limit = block < (64u << 20) ? (64u << 20) : block;
+	size_t limit = 16 * block;
 	if (o->max_piece_bytes && limit < 4 * o->max_piece_bytes)
 		limit = 4 * o->max_piece_bytes;
 	size_t cap = block, len = 0;
@@ -385,9 +392,10 @@ int count_fd(PieceTable *pt, int fd, const char *name, const CountOpts *o, uint6
 						goto out;
 					pos = q;
 				} else if (co.max_piece_bytes && len - pos >= 2 * co.max_piece_bytes) {
-					if (add_piece(pt, buf + pos, co.max_piece_bytes, 0, e))
+					size_t l = part_len(buf + pos, len - pos, co.max_piece_bytes);
+					if (add_piece(pt, buf + pos, l, 0, e))
 						goto out;
-					pos += co.max_piece_bytes;
+					pos += l;
 				} else {
 					break;
 				}

@@ -113,7 +113,7 @@ static void on_merge(void *ctx, const BpeVocab *v, uint32_t target)
 int main(int argc, char **argv)
 {
 	long long vocab = -1, min_freq = 2, max_piece = 65536, jobs = 0, block = 0;
-	int pattern = PRETOK_GPT2, hf = 0, hf_ties = 0, pmode = PROGRESS_AUTO;
+	int pattern = PRETOK_GPT2, hf = 0, hf_ties = 0, pmode = PROGRESS_AUTO, quiet = 0;
 	const char *out = NULL, *name = NULL, *dump = NULL;
 	const char **specials = NULL;
 	size_t n_specials = 0;
@@ -140,13 +140,15 @@ int main(int argc, char **argv)
 		case OPT_BLOCK: block = opt_int(optarg, "--block-bytes", 16, 1LL << 34); break;
 		case OPT_DUMP: dump = optarg; break;
 		case OPT_TIE: hf_ties = opt_choice(optarg, "--tie-order", ties); break;
-		case 'q': pmode = PROGRESS_QUIET; break;
+		case 'q': quiet = 1; break;
 		case OPT_PROGRESS: pmode = PROGRESS_FORCE; break;
 		case 'h': opt_help(usage);
 		case OPT_VERSION: opt_version();
 		default: usage_error("unknown option");
 		}
 	}
+	if (quiet)
+		pmode = PROGRESS_QUIET;
 	if (vocab < 0)
 		usage_error("the vocabulary size (-v) is required");
 	if (!out)
