@@ -556,6 +556,30 @@ static void check_infer(CkType t)
 	cuda_infer_rewind(g, 20);
 	lg = cuda_infer_forward(g, tokens + 20, n - 20, NULL);
 	report("infer_rewind_logits", t, lg ? rel_err(lg, m.acts.logits + (size_t)(n - 1) * Vp, Vp) : INFINITY, tol);
+	/* greedy decoding, 24 tokens from an 8-token prompt: the GPU's tokens
+	 * against the CPU's (fp32: all equal; bf16: near-ties may flip a late
+	 * token, so the first 8 must agree) */
+	cuda_infer_rewind(g, 0);
+	int seq_c[32], seq_g[32], agree = 0;
+	memcpy(seq_c, tokens, 8 * sizeof(int));
+	memcpy(seq_g, tokens, 8 * sizeof(int));
+	lg = cuda_infer_forward(g, seq_g, 8, NULL);
+	for (int i = 8; i < 32 && lg; i++) {
+		int best = 0;
+		for (int v = 1; v < c.vocab_size; v++)
+			best = lg[v] > lg[best] ? v : best;
+		seq_g[i] = best;
+		lg = cuda_infer_forward(g, &seq_g[i], 1, NULL);
+		gpt2_forward(&m, seq_c, NULL, 1, i);
+		const float *lc = m.acts.logits + (size_t)(i - 1) * Vp;
+		int bc = 0;
+		for (int v = 1; v < c.vocab_size; v++)
+			bc = lc[v] > lc[bc] ? v : bc;
+		seq_c[i] = bc;
+	}
+	while (agree < 24 && seq_c[8 + agree] == seq_g[8 + agree])
+		agree++;
+	report("infer_greedy_tokens_differing", t, lg ? (double)(24 - agree) : INFINITY, t == CK_BF16 ? 16.0 : 0.0);
 	if (cuda_infer_error(g)[0]) {
 		printf("not ok infer_%s: %s\n", tname(t), cuda_infer_error(g));
 		failures++;
