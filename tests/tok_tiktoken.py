@@ -10,7 +10,9 @@ encode(text, allowed_special="all"), on: Tiny Shakespeare, a multilingual
 sample, source code, whitespace torture, numbers, and N generated strings
 biased towards character-class boundaries (each its own input file).
 
-    tok_tiktoken.py BIN_DIR TMP_DIR [N]
+    tok_tiktoken.py BIN_DIR BUILD_DIR TMP_DIR [N]
+(the generated strings go through BUILD_DIR/tests/tok_each, which encodes
+each record of its input alone with the library tok-encode is made of)
 Prints `ok NAME` / `not ok NAME: why` lines.
 """
 import base64
@@ -22,8 +24,8 @@ import sys
 import tiktoken
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN, TMP = sys.argv[1], sys.argv[2]
-N = int(sys.argv[3]) if len(sys.argv) > 3 else 100000
+BIN, BUILD, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
+N = int(sys.argv[4]) if len(sys.argv) > 4 else 100000
 
 # The patterns of tiktoken_ext/openai_public.py (tiktoken 0.14).
 P_GPT2 = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
@@ -174,14 +176,8 @@ def main():
         with open(os.path.join(TMP, tname + ".txt"), "wb") as f:
             f.write(text.encode("utf-8"))
     gen = generated(N)
-    gdir = os.path.join(TMP, "gen")
-    os.makedirs(gdir, exist_ok=True)
-    gpaths = []
-    for i, s in enumerate(gen):
-        p = os.path.join(gdir, "%06d" % i)
-        with open(p, "wb") as f:
-            f.write(s.encode("utf-8"))
-        gpaths.append(p)
+    framed = b"".join(len(b).to_bytes(4, "little") + b for b in (s.encode("utf-8") for s in gen))
+    each = os.path.join(BUILD, "tests", "tok_each")
 
     for name, pat, specials in ENCODINGS:
         enc = tiktoken.Encoding(name, pat_str=pat, mergeable_ranks=load_ranks(name), special_tokens=specials)
@@ -204,26 +200,23 @@ def main():
                     ok(test)
                 else:
                     fail(test, first_diff(got, exp))
-        # generated strings, each its own file (so each is a whole text)
-        for mode, args in [("ordinary", []), ("special", ["--allow-special"])]:
+        # generated strings, each encoded alone (so each is a whole text)
+        for mode in ["ordinary", "special"]:
             test = "tiktoken-%s-generated-%s" % (name, mode)
-            bad = []
-            for b in range(0, len(gpaths), 20000):
-                try:
-                    lines = run(["-e", name, "--format", "text"] + args + gpaths[b:b + 20000]).split("\n")
-                except RuntimeError as e:
-                    bad.append(str(e))
-                    break
-                for i, s in enumerate(gen[b:b + 20000]):
-                    exp = enc.encode_ordinary(s) if mode == "ordinary" else enc.encode(s, allowed_special="all")
-                    got = [int(x) for x in lines[i].split()] if i < len(lines) else None
-                    if got != exp:
-                        bad.append("%r: %s vs tiktoken %s" % (s, got, exp))
-                        break
-                if bad:
+            p = subprocess.run([each, name, mode], input=framed, capture_output=True)
+            if p.returncode != 0:
+                fail(test, p.stderr.decode(errors="replace").strip())
+                continue
+            lines = p.stdout.decode().split("\n")
+            bad = None
+            for i, s in enumerate(gen):
+                exp = enc.encode_ordinary(s) if mode == "ordinary" else enc.encode(s, allowed_special="all")
+                got = [int(x) for x in lines[i].split()] if i < len(lines) else None
+                if got != exp:
+                    bad = "%r: %s vs tiktoken %s" % (s, got, exp)
                     break
             if bad:
-                fail(test, bad[0])
+                fail(test, bad)
             else:
                 ok(test + " (%d strings)" % len(gen))
     # the original regexes of the README give the same pieces as tiktoken's

@@ -33,3 +33,8 @@ TOK_SPECIAL_cl100k_base := '<|endoftext|>=100257' '<|fim_prefix|>=100258' '<|fim
 TOK_SPECIAL_o200k_base := '<|endoftext|>=199999' '<|endofprompt|>=200018'
 $(BUILD)/tok/builtin.o: $(TOK_TABLES)
 $(BUILD)/tok/builtin.o: ALL_CFLAGS += -DTOK_TABLE_DIR='"$(TOK_GEN)"'
+
+# tests/tok_each: a helper of tests/tiktoken.sh (many strings, each encoded alone)
+$(BUILD)/tests/tok_each: $(BUILD)/tests/tok_each.o $(BUILD)/libgptkit.a
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+test: $(BUILD)/tests/tok_each
