@@ -47,7 +47,7 @@ def byte_decoder():
 def chunks(files, size=1 << 20):
     cut = re.compile(r"\n(?=[A-Za-z0-9])")
     for f in files:
-        with open(f, encoding="utf-8") as fp:
+        with open(f, encoding="utf-8", newline="") as fp:
             text = fp.read()
         start = 0
         while start < len(text):
@@ -111,7 +111,7 @@ def overlap(args):
 def encode(args):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(args.tokenizer)
-    with open(args.file, encoding="utf-8") as fp:
+    with open(args.file, encoding="utf-8", newline="") as fp:
         text = fp.read()
     ids = tok.encode(text, add_special_tokens=False).ids
     if tok.decode(ids, skip_special_tokens=False) != text:
