@@ -246,7 +246,8 @@ int main(int argc, char **argv)
 	const char *omp = getenv("OMP_NUM_THREADS");
 	c.threads = omp && atoi(omp) > 0 ? atoi(omp) : 1;
 	int o;
-	while ((o = getopt_long(argc, argv, "e:t:cj:o:fh", longopts, NULL)) != -1) {
+	opterr = 0; /* our own one-line message */
+	while ((o = getopt_long(argc, argv, ":e:t:cj:o:fh", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'e': enc = optarg; break;
 		case 't': tfile = optarg; break;
@@ -271,7 +272,10 @@ int main(int argc, char **argv)
 		case 'f': force = 1; break;
 		case 'h': opt_help(usage);
 		case OPT_VERSION: opt_version();
-		default: usage_error("unknown option");
+		case ':':
+			usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (enc && tfile)
@@ -291,6 +295,11 @@ int main(int argc, char **argv)
 		parse_allowed(&c, allow);
 	if ((c.eot_lines || c.eot) && tok_eot(tok) < 0)
 		die("%s has no end-of-text token (--eot, --eot-lines)", tok_name(tok));
+
+	/* unreadable inputs fail before any output */
+	for (int i = optind; i < argc; i++)
+		if (strcmp(argv[i], "-") != 0 && access(argv[i], R_OK) != 0)
+			die_errno("%s", argv[i]);
 
 	AtomicFile af = {0};
 	if (atomic_open(&af, output, &e))
