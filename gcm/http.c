@@ -301,7 +301,9 @@ int gcm_http_post(const GcmHttpRequest *rq, GcmHttpReply *rp, Error *e)
 		}
 		if (!why || attempt >= rq->retries)
 			break;
-		double wait = rq->backoff * ldexp(1.0, attempt);
+		double wait = rq->backoff * ldexp(1.0, attempt < 30 ? attempt : 30);
+		if (wait > 60)
+			wait = 60;    /* backoff alone never waits longer than a minute */
 		if (cr == CURLE_OK && rp->retry_after >= 0) {
 			if (rp->retry_after > rq->retry_after_max)
 				break;     /* the caller reports the wait the server asked for */
