@@ -4,5 +4,3 @@ LIB_SRCS += gcm/reply.c gcm/tokens.c gcm/diff.c gcm/secrets.c gcm/key.c gcm/requ
 	gcm/http.c gcm/client.c gcm/git.c gcm/hook.c gcm/loop.c
 PROGRAMS += gcm
 PROG_gcm := gcm/gcm.c
-# Count tokens with tok/ once its sources are in the library.
-$(BUILD)/gcm/tokens.o: ALL_CFLAGS += $(if $(filter tok/%,$(LIB_SRCS)),-DGCM_HAVE_TOK)

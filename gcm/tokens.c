@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#ifdef GCM_HAVE_TOK
 #include "tok.h"
 
 struct GcmTokens {
@@ -40,33 +39,6 @@ void gcm_tokens_free(GcmTokens *t)
 		free(t);
 	}
 }
-#else
-/* Until tok/ builds: an estimate of one token per four bytes. */
-struct GcmTokens {
-	int unused;
-};
-
-GcmTokens *gcm_tokens_open(const char *encoding, Error *e)
-{
-	if (strcmp(encoding, "o200k_base") && strcmp(encoding, "cl100k_base")) {
-		err_set(e, "unknown encoding '%s'", encoding);
-		return NULL;
-	}
-	return calloc(1, sizeof(GcmTokens));
-}
-
-size_t gcm_tokens_count(const GcmTokens *t, const char *text, size_t len)
-{
-	(void)t;
-	(void)text;
-	return (len + 3) / 4;
-}
-
-void gcm_tokens_free(GcmTokens *t)
-{
-	free(t);
-}
-#endif
 
 const char *gcm_encoding_for_model(const char *model)
 {
