@@ -1,0 +1,104 @@
+#!/bin/sh
+# make bench: gpt-sample's generation speed at batch 1 on GPT-2 124M shapes
+# (random weights), 2 threads, fp32 and bf16, beside Hugging Face
+# transformers' generate() (greedy, use_cache) on the same weights in the
+# same run, and beside the memory-bandwidth ceiling: weight bytes per token
+# over the bandwidth measured here by a streaming read (bench/sample_membw.c).
+# Also prompt processing (a 128-token prompt in one batched pass).
+#   REPS=5 NEW=128 THREADS=2 sh bench/sample.sh
+cd "$(dirname "$0")/.." || exit 1
+TOP=$(pwd)
+BIN=${BIN:-$TOP/bin}
+BUILD=${BUILD:-build/rel}
+REPS=${REPS:-5}
+NEW=${NEW:-128}
+THREADS=${THREADS:-2}
+W=$TOP/build/bench-sample
+mkdir -p "$W"
+. "$TOP/tests/lib.sh" >/dev/null 2>&1 || true
+trap - EXIT
+have_torch=1
+venv torch transformers safetensors numpy || have_torch=0
+
+# --- the model: GPT-2 124M shapes, random weights (transformers' init when
+# torch is there, else gpt-train's initialisation with --steps 0)
+if [ ! -f "$W/m.bin" ]; then
+	if [ $have_torch = 1 ]; then
+		$PY - "$W/hf" <<'EOF' || exit 1
+import sys, torch
+from transformers import GPT2Config, GPT2LMHeadModel
+torch.manual_seed(0)
+GPT2LMHeadModel(GPT2Config()).save_pretrained(sys.argv[1])
+EOF
+		"$BIN/gpt-convert" -q "$W/hf" "$W/m.bin" || exit 1
+	else
+		echo "no torch: transformers' side skipped" >&2
+		exit 1
+	fi
+fi
+[ -f "$W/m5.bin" ] || "$BIN/gpt-convert" -q -d bf16 "$W/hf" "$W/m5.bin" || exit 1
+python3 - "$W/prompt.tok" <<'EOF'
+import random, struct, sys
+random.seed(1)
+t = [random.randrange(50257) for _ in range(128)]
+h = [0] * 256; h[0], h[1], h[2], h[3], h[4] = 20240520, 1, len(t), 50257, 50256
+h[5:13] = struct.unpack("<8i", b"gpt2".ljust(32, b"\0"))
+open(sys.argv[1], "wb").write(struct.pack("<256i", *h) + struct.pack("<%dH" % len(t), *t))
+EOF
+
+cc -std=c11 -D_GNU_SOURCE -O3 -march=native -fopenmp -Isample -Ilib bench/sample_membw.c "$BUILD/libgptkit.a" \
+	-lopenblas -lm -o "$W/membw" || exit 1
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+rm -f "$W/hfout"; : >"$W/bw" ; : >"$W/f32" ; : >"$W/b16" ; : >"$W/p32" ; : >"$W/p16" ; : >"$W/r_hf" ; : >"$W/r_hfp"
+for r in $(seq "$REPS"); do
+	OMP_NUM_THREADS=$THREADS "$W/membw" 1024 | awk '/^bandwidth/ { print $2 }' >>"$W/bw"
+	for d in fp32 bf16; do
+		m=$W/m.bin; [ $d = bf16 ] && m=$W/m5.bin
+		"$BIN/gpt-sample" -j "$THREADS" --stats -t 0 -n "$NEW" --ignore-eot --dtype $d "$m" "$W/prompt.tok" \
+			2>"$W/err" >/dev/null || { cat "$W/err"; exit 1; }
+		f=$W/f32 p=$W/p32; [ $d = bf16 ] && f=$W/b16 p=$W/p16
+		sed -n 's/.*decode steps in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$f"
+		sed -n 's/.*prompt [0-9]* tokens in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$p"
+	done
+	$PY - "$W/hf" "$THREADS" "$NEW" >>"$W/hfout" 2>/dev/null <<'EOF'
+import struct, sys, time, torch
+from transformers import GPT2LMHeadModel
+torch.set_num_threads(int(sys.argv[2])); n = int(sys.argv[3])
+m = GPT2LMHeadModel.from_pretrained(sys.argv[1], torch_dtype=torch.float32).eval()
+b = open(sys.argv[1] + "/../prompt.tok", "rb").read()
+ids = torch.tensor([list(struct.unpack_from("<128H", b, 1024))])
+with torch.inference_mode():
+    m(ids)  # warm up
+    t0 = time.perf_counter(); m(ids); tp = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = m.generate(ids, do_sample=False, use_cache=True, max_new_tokens=n, min_new_tokens=n, pad_token_id=50256)
+    tg = time.perf_counter() - t0
+# decode rate: the generate() time less one prompt pass, over the n - 1 steps after it
+print(f"{(n - 1) / max(tg - tp, 1e-9):.3f} {128 / tp:.3f}")
+EOF
+done
+awk '{ print $1 }' "$W/hfout" >"$W/r_hf"; awk '{ print $2 }' "$W/hfout" >"$W/r_hfp"; rm -f "$W/hfout"
+
+bw=$(median <"$W/bw") f32=$(median <"$W/f32") b16=$(median <"$W/b16") p32=$(median <"$W/p32") p16=$(median <"$W/p16")
+hf=$(median <"$W/r_hf") hfp=$(median <"$W/r_hfp")
+# weight bytes per token: 12 layers x 12 C^2 + the head V x C, plus the small vectors
+awk -v bw="$bw" -v f32="$f32" -v b16="$b16" -v p32="$p32" -v p16="$p16" -v hf="$hf" -v hfp="$hfp" \
+    -v reps="$REPS" -v n="$NEW" -v th="$THREADS" 'BEGIN {
+	C = 768; L = 12; V = 50257
+	w32 = (L * 12 * C * C + V * C) * 4 + (L * 13 * C + 2 * C) * 4
+	w16 = (L * 12 * C * C + V * C) * 2 + (L * 13 * C + 2 * C) * 4
+	c32 = bw * 1e9 / w32; c16 = bw * 1e9 / w16
+	printf "medians of %d runs, %d threads, GPT-2 124M shapes, %d new tokens after a 128-token prompt\n", reps, th, n
+	printf "memory bandwidth (streaming read)        %8.2f GB/s\n", bw
+	printf "fp32 ceiling (%.0f MB/token)             %8.1f tokens/s\n", w32 / 1e6, c32
+	printf "bf16 ceiling (%.0f MB/token)             %8.1f tokens/s\n", w16 / 1e6, c16
+	printf "gpt-sample fp32 decode                   %8.1f tokens/s  %5.1f%% of ceiling\n", f32, 100 * f32 / c32
+	printf "gpt-sample bf16 decode                   %8.1f tokens/s  %5.1f%% of ceiling\n", b16, 100 * b16 / c16
+	if (hf > 0) {
+		printf "transformers generate fp32 decode        %8.1f tokens/s\n", hf
+		printf "gpt-sample / transformers                %8.2fx fp32, %.2fx bf16\n", f32 / hf, b16 / hf
+	}
+	printf "prompt processing: gpt-sample fp32 %.0f, bf16 %.0f, transformers %.0f tokens/s\n", p32, p16, hfp
+}'
