@@ -103,7 +103,8 @@ static int scan_dir(const char *dir, RunDir *rd, Error *e)
 		}
 	}
 	closedir(d);
-	qsort(rd->steps, rd->n, sizeof *rd->steps, cmp_ll);
+	if (rd->n > 1) /* steps is NULL when there are none: qsort's argument must not be */
+		qsort(rd->steps, rd->n, sizeof *rd->steps, cmp_ll);
 	return 0;
 }
 
