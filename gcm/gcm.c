@@ -166,7 +166,8 @@ static char *read_diff(size_t *len)
 {
 	Error e;
 	if (isatty(0)) {
-		char *argv[] = {"git", "diff", "--cached", NULL};
+		/* the diff as the model should see it, whatever the user's config */
+		char *argv[] = {"git", "diff", "--cached", "--no-color", "--no-ext-diff", NULL};
 		char *out;
 		int st = gcm_run_capture(argv, -1, &out, len, &e);
 		if (st < 0)
@@ -324,9 +325,15 @@ int main(int argc, char **argv)
 
 	int tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	int interactive = !yes && !print && tty_fd >= 0 && (isatty(1) || isatty(2));
-	FILE *tty = interactive ? fdopen(tty_fd, "r+") : NULL;
-	if (interactive && !tty)
-		die_errno("/dev/tty");
+	/* two streams: C forbids reading after writing on one without a seek */
+	FILE *tty = NULL, *tty_in = NULL;
+	if (interactive) {
+		int fd2 = fcntl(tty_fd, F_DUPFD_CLOEXEC, 3);
+		tty = fd2 >= 0 ? fdopen(fd2, "w") : NULL;
+		tty_in = tty ? fdopen(tty_fd, "r") : NULL;
+		if (!tty_in)
+			die_errno("/dev/tty");
+	}
 	if (!interactive && tty_fd >= 0) {
 		close(tty_fd);
 		tty_fd = -1;
@@ -356,7 +363,7 @@ int main(int argc, char **argv)
 			warnx_("%s", e.msg);
 		}
 	} else if (interactive) {
-		GcmLoop L = {.in = tty, .out = tty, .generate = do_generate, .edit = do_edit,
+		GcmLoop L = {.in = tty_in, .out = tty, .generate = do_generate, .edit = do_edit,
 			     .commit = do_commit, .ctx = &s, .interrupted = (const volatile int *)&interrupted};
 		int r = gcm_loop_run(&L, msg, &e);
 		if (r == GCM_FAILED)
@@ -380,6 +387,8 @@ int main(int argc, char **argv)
 	}
 	if (tty)
 		fclose(tty);
+	if (tty_in)
+		fclose(tty_in);
 	gcm_client_free(&client);
 	gcm_tokens_free(tokens);
 	gcm_key_free(&key);

@@ -131,8 +131,11 @@ has gcm-tty-secret-names-line "gcm: id.txt:1: looks like a private key block"
 git rm -q --cached id.txt && rm id.txt
 
 # --- nothing piped: gcm runs git diff --cached itself ---
+git config color.ui always
 python3 "$TOP/tests/gcm_pty.py" --log "$T/tty" "$ASK=>c\n" -- "$GCM" --api-base "$S/ok.self/v1"
 expect gcm-tty-runs-git-diff "1 True" "$? $(q "'+six' in reqs[-1]['body']['messages'][1]['content'] and 'diff --git a/a.txt' in reqs[-1]['body']['messages'][1]['content']")"
+expect gcm-tty-git-diff-uncoloured "False" "$(q "chr(27) in reqs[-1]['body']['messages'][1]['content']")"
+git config --unset color.ui
 git reset -q && git diff --cached >"$T/staged.diff"
 python3 "$TOP/tests/gcm_pty.py" --log "$T/tty" -- "$GCM" --api-base "$S/ok.none/v1"
 expect gcm-tty-nothing-staged "1 0" "$? $(nreq ok.none)"
