@@ -86,7 +86,7 @@ int gcm_hook_install(const char *hook_path, const char *gcm_path, Error *e)
 		"# removed by 'gcm --hook uninstall'.  It fills in the message of a plain\n"
 		"# 'git commit' (no -m, -F, -c, template, merge or squash message).\n"
 		"[ -z \"$2\" ] || exit 0\n"
-		"msg=$(git diff --cached | %s --print) || exit 0\n"
+		"msg=$(git diff --cached --no-color --no-ext-diff | %s --print) || exit 0\n"
 		"[ -n \"$msg\" ] || exit 0\n"
 		"{ printf '%%s\\n' \"$msg\"; cat \"$1\"; } >\"$1.gcm\" && mv \"$1.gcm\" \"$1\"\n",
 		q);
