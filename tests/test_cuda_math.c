@@ -315,6 +315,25 @@ static void test_buckets(void)
 	      memcmp(start, want_start, sizeof want_start) == 0 && memcmp(tok, want_tok, sizeof want_tok) == 0,
 	      "buckets_sorted_by_token_then_position");
 	CHECK(ck_encoder_buckets(inp, 0, order, start, tok) == 0 && start[0] == 0, "buckets_empty");
+	/* a large random batch: order is a permutation sorted by (token, position) */
+	enum { N = 20000 };
+	static int in2[N], ord2[N], st2[N + 1], tk2[N], seen[N];
+	Rng r;
+	rng_seed(&r, 21);
+	for (int i = 0; i < N; i++)
+		in2[i] = (int)(rng_u64(&r) % 3000);
+	int nb2 = ck_encoder_buckets(in2, N, ord2, st2, tk2), good = nb2 > 0 && st2[0] == 0 && st2[nb2] == N;
+	for (int i = 0; i < N && good; i++) {
+		good = ord2[i] >= 0 && ord2[i] < N && !seen[ord2[i]];
+		if (good)
+			seen[ord2[i]] = 1;
+		if (good && i > 0)
+			good = in2[ord2[i - 1]] < in2[ord2[i]] || (in2[ord2[i - 1]] == in2[ord2[i]] && ord2[i - 1] < ord2[i]);
+	}
+	for (int k = 0; k < nb2 && good; k++)
+		for (int j = st2[k]; j < st2[k + 1] && good; j++)
+			good = in2[ord2[j]] == tk2[k] && st2[k + 1] > st2[k];
+	CHECK(good, "buckets_random_batch");
 }
 
 int main(void)
