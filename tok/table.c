@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define PAD8(x) (((x) + 7) & ~(size_t)7)
+#define PAD16(x) (((x) + 15) & ~(size_t)15)
 #define MAX_VOCAB (1u << 26)
 
 static size_t specials_off(void) { return PAD8(sizeof(TableHeader)); }
@@ -39,16 +40,19 @@ int table_build(const char *name, int pretok, const TableEntry *ent, uint32_t n_
 	uint32_t nslots = n_ranks + n_ranks / 2 + n_ranks / 8 + 16;
 	size_t o_spec = specials_off();
 	size_t o_off = PAD8(o_spec + 4 * (size_t)n_special);
-	size_t o_slots = PAD8(o_off + 4 * ((size_t)n_vocab + 1));
+	size_t o_dec = PAD16(o_off + 4 * ((size_t)n_vocab + 1));
+	size_t o_slots = o_dec + 16 * (size_t)n_vocab;
 	size_t o_bytes = o_slots + sizeof(TableSlot) * (size_t)nslots;
 	size_t total = PAD8(o_bytes + bytes_len + TABLE_PAD);
-	uint8_t *b = calloc(1, total);
+	uint8_t *b = aligned_alloc(64, (total + 63) & ~(size_t)63);
+	if (b)
+		memset(b, 0, total);
 	if (!b)
 		return err_set(e, "%s: out of memory", name);
 	TableHeader *h = (TableHeader *)b;
 	uint32_t *spec = (uint32_t *)(b + o_spec), *off = (uint32_t *)(b + o_off);
 	TableSlot *slots = (TableSlot *)(b + o_slots);
-	uint8_t *bytes = b + o_bytes;
+	uint8_t *bytes = b + o_bytes, *dec = b + o_dec;
 	h->magic = TABLE_MAGIC;
 	h->version = TABLE_VERSION;
 	h->n_vocab = n_vocab;
@@ -70,6 +74,12 @@ int table_build(const char *name, int pretok, const TableEntry *ent, uint32_t n_
 			continue;
 		memcpy(bytes + pos, ent[i].bytes, ent[i].len);
 		pos += ent[i].len;
+		if (ent[i].len < 16) {
+			memcpy(dec + 16 * (size_t)i, ent[i].bytes, ent[i].len);
+			dec[16 * (size_t)i + 15] = (uint8_t)ent[i].len;
+		} else {
+			dec[16 * (size_t)i + 15] = 255;
+		}
 		if (ent[i].kind == 2) {
 			spec[ns++] = i;
 			if (ent[i].len == 13 && memcmp(ent[i].bytes, "<|endoftext|>", 13) == 0)
@@ -114,13 +124,15 @@ int table_view(const void *block, size_t size, TableView *v, Error *e)
 	const uint8_t *b = block;
 	size_t o_spec = specials_off();
 	size_t o_off = PAD8(o_spec + 4 * (size_t)h->n_special);
-	size_t o_slots = PAD8(o_off + 4 * ((size_t)h->n_vocab + 1));
+	size_t o_dec = PAD16(o_off + 4 * ((size_t)h->n_vocab + 1));
+	size_t o_slots = o_dec + 16 * (size_t)h->n_vocab;
 	size_t o_bytes = o_slots + sizeof(TableSlot) * (size_t)h->nslots;
 	if (PAD8(o_bytes + h->bytes_len + TABLE_PAD) != size)
 		return err_set(e, "corrupt vocabulary table");
 	v->h = h;
 	v->special_ids = (const uint32_t *)(b + o_spec);
 	v->off = (const uint32_t *)(b + o_off);
+	v->dec = b + o_dec;
 	v->slots = (const TableSlot *)(b + o_slots);
 	v->bytes = b + o_bytes;
 	return 0;

@@ -11,7 +11,7 @@
 #include "err.h"
 
 #define TABLE_MAGIC 0x424b4f54u /* "TOKB" */
-#define TABLE_VERSION 2
+#define TABLE_VERSION 3
 #define TABLE_PAD 16 /* readable bytes after the token bytes (decoder copies 16 at a time) */
 
 typedef struct {
@@ -30,6 +30,9 @@ typedef struct {
 	/* then: uint32 special_ids[n_special], padded to 8 bytes;
 	 *       uint32 off[n_vocab + 1], padded to 8 (token id's bytes are
 	 *       bytes[off[id] .. off[id+1]); empty = gap);
+	 *       uint8 dec[n_vocab][16], 16-aligned: a token of up to 15 bytes
+	 *       in [0..15) with its length in [15]; 255 for longer ones, 0
+	 *       for gaps (the decoder's one memory access per token);
 	 *       TableSlot slots[nslots] (open addressing, linear probing);
 	 *       uint8 bytes[bytes_len + TABLE_PAD] */
 } TableHeader;
@@ -60,6 +63,7 @@ typedef struct {
 	const TableHeader *h;
 	const uint32_t *special_ids;
 	const uint32_t *off;
+	const uint8_t *dec;
 	const TableSlot *slots;
 	const uint8_t *bytes;
 } TableView;

@@ -89,43 +89,60 @@ const uint8_t *tok_token_bytes(const Tokenizer *t, uint32_t id, size_t *len)
 	return t->v.bytes + t->v.off[id];
 }
 
+static int grow(uint8_t **buf, size_t *cap, size_t need, Error *e)
+{
+	size_t nc = *cap ? *cap : 4096;
+	while (nc < need)
+		nc *= 2;
+	uint8_t *nb = realloc(*buf, nc);
+	if (!nb)
+		return err_set(e, "out of memory");
+	*buf = nb;
+	*cap = nc;
+	return 0;
+}
+
 int tok_decode(const Tokenizer *t, const uint32_t *ids, size_t n, uint8_t **buf, size_t *len,
 	       size_t *cap, size_t *bad, Error *e)
 {
 	const uint32_t *off = t->v.off, nv = t->v.h->n_vocab;
 	const uint8_t *bytes = t->v.bytes;
 	size_t L = *len;
+	/* room for n tokens of up to 16 bytes; longer ones check for more */
+	if (*cap - L < 16 * n + 16 && grow(buf, cap, L + 16 * n + 16, e))
+		return -1;
+	uint8_t *o = *buf + L;
+	const uint8_t *dec = t->v.dec;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t id = ids[i];
-		if (id >= nv || off[id] == off[id + 1]) {
-			*len = L;
+		const uint8_t *r = dec + 16 * (size_t)(id < nv ? id : 0);
+		uint8_t l = r[15];
+		if (l && l < 16 && id < nv) {
+			memcpy(o, r, 16); /* one aligned record; the length byte is overwritten next */
+			o += l;
+			continue;
+		}
+		if (id >= nv || l == 0) {
+			*len = (size_t)(o - *buf);
 			if (bad)
 				*bad = i;
 			if (id >= nv)
 				return err_set(e, "token %u is outside the %s vocabulary (%u)", id, t->name, nv);
 			return err_set(e, "token %u names no token in %s", id, t->name);
 		}
-		uint32_t o = off[id], l = off[id + 1] - o;
-		if (*cap - L < (size_t)l + 16) {
-			size_t nc = (*cap + l + 16) * 2;
-			if (nc < 4096)
-				nc = 4096;
-			uint8_t *nb = realloc(*buf, nc);
-			if (!nb) {
-				*len = L;
-				return err_set(e, "out of memory");
+		uint32_t a = off[id], tl = off[id + 1] - a;
+		size_t at = (size_t)(o - *buf);
+		if (*cap - at < tl + 16 * (n - i) + 16) {
+			if (grow(buf, cap, at + tl + 16 * (n - i) + 16, e)) {
+				*len = at;
+				return -1;
 			}
-			*buf = nb;
-			*cap = nc;
+			o = *buf + at;
 		}
-		/* tokens are short: one fixed 16-byte copy (the table is padded) */
-		if (l <= 16)
-			memcpy(*buf + L, bytes + o, 16);
-		else
-			memcpy(*buf + L, bytes + o, l);
-		L += l;
+		memcpy(o, bytes + a, tl);
+		o += tl;
 	}
-	*len = L;
+	*len = (size_t)(o - *buf);
 	return 0;
 }
 
