@@ -132,6 +132,11 @@ extern "C" CudaModel *cuda_model_open(const GPT2Config *c, const float *params, 
 		snprintf(why, why_len, "no usable CUDA device: %s", reason);
 		return NULL;
 	}
+	if (c->channels % 8 != 0) {
+		/* rows of bf16 activations must stay 16-byte aligned for cuBLASLt */
+		snprintf(why, why_len, "%d channels: the CUDA backend needs a multiple of 8", c->channels);
+		return NULL;
+	}
 	if (c->channels / c->num_heads > 128) {
 		snprintf(why, why_len, "head size %d: the CUDA attention kernel handles up to 128",
 			 c->channels / c->num_heads);
