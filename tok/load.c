@@ -169,9 +169,20 @@ Tokenizer *tok_open_gpt2_json(const char *encoder_path, const char *bpe_path, Er
 				}
 				all[spec_id[i]] = spec[i];
 			}
+			/* GPT-2's own files make "gpt2"; others are named after
+			 * their directory */
+			char name[33] = "gpt2";
+			if (!tok_same_as_builtin(all, nv)) {
+				char dir[4096];
+				snprintf(dir, sizeof dir, "%s", encoder_path);
+				char *slash = strrchr(dir, '/');
+				if (slash)
+					*slash = 0;
+				tok_name_from_path(slash ? dir : "gpt2-json", name, sizeof name);
+			}
 			void *block;
 			size_t size;
-			if (!bad && table_build("gpt2", PRETOK_GPT2, all, nv, &block, &size, e) == 0)
+			if (!bad && table_build(name, PRETOK_GPT2, all, nv, &block, &size, e) == 0)
 				t = tok_from_block(block, size, block, e);
 			free(all);
 		}

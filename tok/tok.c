@@ -183,7 +183,7 @@ static int ends_with(const char *s, const char *suf)
 }
 
 /* A stream-header-safe name from a file name: printable, no spaces, <= 32. */
-static void name_from_path(const char *path, char *out, size_t cap)
+void tok_name_from_path(const char *path, char *out, size_t cap)
 {
 	const char *b = base_name(path);
 	size_t n = 0;
@@ -195,7 +195,7 @@ static void name_from_path(const char *path, char *out, size_t cap)
 }
 
 /* The built-in whose ordinary tokens are exactly these, if any. */
-static const char *same_as_builtin(const TableEntry *ent, uint32_t n)
+const char *tok_same_as_builtin(const TableEntry *ent, uint32_t n)
 {
 	static const char *const names[] = {"gpt2", "p50k_base", "cl100k_base", "o200k_base"};
 	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
@@ -234,8 +234,8 @@ Tokenizer *tok_open_tiktoken(const char *path, int pattern, const TokSpecial *sp
 		return NULL;
 	Tokenizer *t = NULL;
 	char name[33];
-	name_from_path(path, name, sizeof name);
-	const char *same = specials ? NULL : same_as_builtin(ent, n);
+	tok_name_from_path(path, name, sizeof name);
+	const char *same = specials ? NULL : tok_same_as_builtin(ent, n);
 	Tokenizer *bt = NULL;
 	if (same) {
 		/* the built-in's special tokens (and its pattern, unless named) */
