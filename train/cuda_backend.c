@@ -87,7 +87,7 @@ static void cu_close(TrainBackend *be)
 	be->ctx = NULL;
 }
 
-int backend_cuda_precision(void)
+static int backend_cuda_precision(void)
 {
 	const char *p = getenv("GPTKIT_CUDA_PRECISION");
 	return p && strcmp(p, "fp32") == 0 ? CUDA_MODEL_FP32 : CUDA_MODEL_BF16;
