@@ -82,14 +82,28 @@ static const struct option longopts[] = {
 	{0, 0, 0, 0},
 };
 
-/* Ctrl-C: the one piece of state a signal handler may touch. */
+/* Ctrl-C, the state a signal handler may touch.  While gcm waits for an
+ * answer (prompt_fd is the terminal) it cancels at once: a flag checked
+ * before a blocking read could be set just after the check.  Otherwise it
+ * sets the flag, which the HTTP transfer and the loop look at. */
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t prompt_fd = -1;
 
 static void on_sigint(int sig)
 {
 	(void)sig;
 	interrupted = 1;
+	if (prompt_fd >= 0) {
+		static const char msg[] = "\nCommit cancelled.\n";
+		ssize_t w = write(prompt_fd, msg, sizeof msg - 1);
+		(void)w;
+		_exit(EXIT_FAIL);
+	}
 }
+
+/* Callbacks do work, not wait for an answer: Ctrl-C only sets the flag. */
+#define WORK_BEGIN sig_atomic_t saved_fd = prompt_fd; prompt_fd = -1
+#define WORK_END prompt_fd = saved_fd
 
 /* What the loop's callbacks need. */
 typedef struct {
@@ -100,15 +114,22 @@ typedef struct {
 	int nextra;
 } Session;
 
-static int do_generate(void *ctx, char **msg, Error *e)
+static int generate(Session *s, char **msg, Error *e)
 {
-	Session *s = ctx;
 	if (gcm_client_generate(s->client, msg, e))
 		return -1;
 	size_t w = gcm_subject_width(*msg);
 	if (w > 72)
 		warnx_("warning: the subject is %zu characters, over 72", w);
 	return 0;
+}
+
+static int do_generate(void *ctx, char **msg, Error *e)
+{
+	WORK_BEGIN;
+	int rc = generate(ctx, msg, e);
+	WORK_END;
+	return rc;
 }
 
 static int ensure_tmpdir(Session *s, Error *e)
@@ -118,9 +139,8 @@ static int ensure_tmpdir(Session *s, Error *e)
 	return 0;
 }
 
-static int do_commit(void *ctx, const char *msg, Error *e)
+static int commit(Session *s, const char *msg, Error *e)
 {
-	Session *s = ctx;
 	if (ensure_tmpdir(s, e))
 		return -1;
 	char *path = gcm_write_msg(s->tmpdir, "COMMIT_MSG", msg, NULL, e);
@@ -139,9 +159,16 @@ static int do_commit(void *ctx, const char *msg, Error *e)
 	return 0;
 }
 
-static int do_edit(void *ctx, const char *msg, char **edited, Error *e)
+static int do_commit(void *ctx, const char *msg, Error *e)
 {
-	Session *s = ctx;
+	WORK_BEGIN;
+	int rc = commit(ctx, msg, e);
+	WORK_END;
+	return rc;
+}
+
+static int edit(Session *s, const char *msg, char **edited, Error *e)
+{
 	if (ensure_tmpdir(s, e))
 		return -1;
 	char *editor = gcm_git_editor(e);
@@ -158,6 +185,14 @@ static int do_edit(void *ctx, const char *msg, char **edited, Error *e)
 		unlink(path);
 	free(path);
 	free(editor);
+	return rc;
+}
+
+static int do_edit(void *ctx, const char *msg, char **edited, Error *e)
+{
+	WORK_BEGIN;
+	int rc = edit(ctx, msg, edited, e);
+	WORK_END;
 	return rc;
 }
 
@@ -365,7 +400,9 @@ int main(int argc, char **argv)
 	} else if (interactive) {
 		GcmLoop L = {.in = tty_in, .out = tty, .generate = do_generate, .edit = do_edit,
 			     .commit = do_commit, .ctx = &s, .interrupted = (const volatile int *)&interrupted};
+		prompt_fd = fileno(tty);
 		int r = gcm_loop_run(&L, msg, &e);
+		prompt_fd = -1;
 		if (r == GCM_FAILED)
 			warnx_("%s", e.msg);
 		status = r == GCM_COMMITTED ? EXIT_OK : EXIT_FAIL;
