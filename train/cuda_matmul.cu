@@ -14,24 +14,24 @@
 
 #define CK_WORKSPACE (32u << 20)
 
-/* A cached plan: the descriptors and the heuristic's algorithm for one
- * shape, so that a training step (~170 products, a few dozen shapes) asks
- * the heuristic once per shape instead of once per call. */
+/* The heuristic's choice per shape: a training step makes ~170 products
+ * of a few dozen shapes, and the heuristic query is the slow part of a
+ * call (the descriptors themselves are cheap host objects, made per call
+ * so that no descriptor is changed while a product that used it may be
+ * pending). */
 typedef struct {
 	int key[15];
-	cublasLtMatmulDesc_t desc;
-	cublasLtMatrixLayout_t la, lb, ld;
 	cublasLtMatmulAlgo_t algo;
-} Plan;
+} AlgoEntry;
 
-#define MAX_PLANS 128
+#define MAX_ALGOS 128
 
 struct CkBlas {
 	cublasLtHandle_t lt;
 	void *workspace;
 	size_t workspace_size;
-	Plan plans[MAX_PLANS];
-	int nplans;
+	AlgoEntry algos[MAX_ALGOS];
+	int nalgos;
 	char err[160];
 };
 
@@ -65,12 +65,6 @@ extern "C" void ck_blas_destroy(CkBlas *h)
 {
 	if (!h)
 		return;
-	for (int i = 0; i < h->nplans; i++) {
-		cublasLtMatrixLayoutDestroy(h->plans[i].ld);
-		cublasLtMatrixLayoutDestroy(h->plans[i].lb);
-		cublasLtMatrixLayoutDestroy(h->plans[i].la);
-		cublasLtMatmulDescDestroy(h->plans[i].desc);
-	}
 	cudaFree(h->workspace);
 	cublasLtDestroy(h->lt);
 	free(h);
@@ -93,19 +87,6 @@ static uint32_t align_of(const void *p)
 
 enum { EPI_NONE, EPI_BIAS, EPI_GELU_BIAS };
 
-/* LT: while making a plan (on failure the plan is dropped); LT2: using one */
-#define LT2(call)                                                                                  \
-	do {                                                                                       \
-		cublasStatus_t st_ = (call);                                                       \
-		if (st_ != CUBLAS_STATUS_SUCCESS) {                                                \
-			snprintf(h->err, sizeof h->err, "%s: %s", #call, cublasGetStatusString(st_)); \
-			rc = -1;                                                                   \
-			if (pl == &tmp)                                                            \
-				goto drop;                                                         \
-			return rc;                                                                 \
-		}                                                                                  \
-	} while (0)
-
 #define LT(call)                                                                                   \
 	do {                                                                                       \
 		cublasStatus_t st_ = (call);                                                       \
@@ -117,103 +98,85 @@ enum { EPI_NONE, EPI_BIAS, EPI_GELU_BIAS };
 	} while (0)
 
 /* D (m,n) = alpha * op(A) op(B) + beta * D, column-major, with an epilogue.
- * ab: type of A and B; cd: type of C and D.  The plan for the shape comes
- * from the cache, or is made (and kept while there is room). */
+ * ab: type of A and B; cd: type of C and D.  The algorithm comes from the
+ * cache when this shape, epilogue and alignment were seen before. */
 static int lt_matmul(CkBlas *h, cudaDataType_t ab, cudaDataType_t cd, bool ta, bool tb, int m, int n, int k,
 		     const void *A, int lda, const void *B, int ldb, void *D, int ldd, float beta, int epi,
 		     const void *bias, void *aux, int ldaux, cudaStream_t stream)
 {
 	int rc = 0;
+	cublasLtMatmulDesc_t desc = NULL;
+	cublasLtMatrixLayout_t la = NULL, lb = NULL, ld = NULL;
+	cublasLtMatmulPreference_t pref = NULL;
+	cublasLtMatmulHeuristicResult_t heur;
+	int found = 0;
 	float alpha = 1.0f;
+	cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+	cublasLtEpilogue_t e = epi == EPI_GELU_BIAS ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+			       : epi == EPI_BIAS    ? CUBLASLT_EPILOGUE_BIAS
+						    : CUBLASLT_EPILOGUE_DEFAULT;
 	uint32_t alA = align_of(A), alB = align_of(B), alD = align_of(D);
+	uint64_t ws = h->workspace_size;
 	int key[15] = { (int)ab, (int)cd, ta, tb, m, n, k, lda, ldb, ldd, epi, ldaux, (int)alA, (int)alB, (int)alD };
-	Plan tmp, *pl = NULL;
-	for (int i = 0; i < h->nplans; i++)
-		if (memcmp(h->plans[i].key, key, sizeof key) == 0) {
-			pl = &h->plans[i];
+	const cublasLtMatmulAlgo_t *algo = NULL;
+
+	LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+	LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+	LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+	LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e));
+	if (epi != EPI_NONE) {
+		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &cd, sizeof cd));
+	}
+	if (epi == EPI_GELU_BIAS) {
+		int64_t ldx = ldaux;
+		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
+		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldx, sizeof ldx));
+		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &cd, sizeof cd));
+	}
+	LT(cublasLtMatrixLayoutCreate(&la, ab, ta ? k : m, ta ? m : k, lda));
+	LT(cublasLtMatrixLayoutCreate(&lb, ab, tb ? n : k, tb ? k : n, ldb));
+	LT(cublasLtMatrixLayoutCreate(&ld, cd, m, n, ldd));
+	for (int i = 0; i < h->nalgos; i++)
+		if (memcmp(h->algos[i].key, key, sizeof key) == 0) {
+			algo = &h->algos[i].algo;
 			break;
 		}
-	int fresh = pl == NULL;
-	if (fresh) {
-		pl = h->nplans < MAX_PLANS ? &h->plans[h->nplans] : &tmp;
-		memset(pl, 0, sizeof *pl);
-		memcpy(pl->key, key, sizeof key);
+	if (algo)
+		goto run;
+	LT(cublasLtMatmulPreferenceCreate(&pref));
+	LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+	LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &alA, sizeof alA));
+	LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &alB, sizeof alB));
+	LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &alD, sizeof alD));
+	LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &alD, sizeof alD));
+	LT(cublasLtMatmulAlgoGetHeuristic(h->lt, desc, la, lb, ld, ld, pref, 1, &heur, &found));
+	if (found == 0) {
+		snprintf(h->err, sizeof h->err, "cuBLASLt has no algorithm for %c%c m=%d n=%d k=%d epilogue %d",
+			 ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, epi);
+		rc = -1;
+		goto out;
 	}
-	if (fresh) {
-		cublasLtMatmulPreference_t pref = NULL;
-		cublasLtMatmulHeuristicResult_t heur;
-		int found = 0;
-		cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-		cublasLtEpilogue_t e = epi == EPI_GELU_BIAS ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
-				       : epi == EPI_BIAS    ? CUBLASLT_EPILOGUE_BIAS
-							    : CUBLASLT_EPILOGUE_DEFAULT;
-		uint64_t ws = h->workspace_size;
-		LT(cublasLtMatmulDescCreate(&pl->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-		LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
-		LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-		LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e));
-		if (epi != EPI_NONE) {
-			LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-			LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &cd, sizeof cd));
-		}
-		if (epi == EPI_GELU_BIAS) {
-			int64_t ldx = ldaux;
-			LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux,
-							  sizeof aux));
-			LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldx, sizeof ldx));
-			LT(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &cd,
-							  sizeof cd));
-		}
-		LT(cublasLtMatrixLayoutCreate(&pl->la, ab, ta ? k : m, ta ? m : k, lda));
-		LT(cublasLtMatrixLayoutCreate(&pl->lb, ab, tb ? n : k, tb ? k : n, ldb));
-		LT(cublasLtMatrixLayoutCreate(&pl->ld, cd, m, n, ldd));
-		LT(cublasLtMatmulPreferenceCreate(&pref));
-		LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-		LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &alA, sizeof alA));
-		LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &alB, sizeof alB));
-		LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &alD, sizeof alD));
-		LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &alD, sizeof alD));
-		LT(cublasLtMatmulAlgoGetHeuristic(h->lt, pl->desc, pl->la, pl->lb, pl->ld, pl->ld, pref, 1, &heur,
-						  &found));
+	algo = &heur.algo;
+	if (h->nalgos < MAX_ALGOS) {
+		memcpy(h->algos[h->nalgos].key, key, sizeof key);
+		h->algos[h->nalgos].algo = heur.algo;
+		h->nalgos++;
+	}
+run:
+	LT(cublasLtMatmul(h->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, h->workspace,
+			  h->workspace_size, stream));
+out:
+	if (pref)
 		cublasLtMatmulPreferenceDestroy(pref);
-		pref = NULL;
-		if (found == 0) {
-			snprintf(h->err, sizeof h->err, "cuBLASLt has no algorithm for %c%c m=%d n=%d k=%d epilogue %d",
-				 ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, epi);
-			rc = -1;
-			goto out;
-		}
-		pl->algo = heur.algo;
-		if (pl != &tmp)
-			h->nplans++; /* complete: keep it */
-	out:
-		if (pref)
-			cublasLtMatmulPreferenceDestroy(pref);
-		if (rc)
-			goto drop;
-	} else {
-		/* the pointers differ from call to call (layer by layer) */
-		if (epi != EPI_NONE)
-			LT2(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-		if (epi == EPI_GELU_BIAS)
-			LT2(cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux,
-							   sizeof aux));
-	}
-	LT2(cublasLtMatmul(h->lt, pl->desc, &alpha, A, pl->la, B, pl->lb, &beta, D, pl->ld, D, pl->ld, &pl->algo,
-			   h->workspace, h->workspace_size, stream));
-	if (pl == &tmp)
-		goto drop;
-	return rc;
-drop: /* a plan that is not (or could not be) kept */
-	if (pl->ld)
-		cublasLtMatrixLayoutDestroy(pl->ld);
-	if (pl->lb)
-		cublasLtMatrixLayoutDestroy(pl->lb);
-	if (pl->la)
-		cublasLtMatrixLayoutDestroy(pl->la);
-	if (pl->desc)
-		cublasLtMatmulDescDestroy(pl->desc);
-	memset(pl, 0, sizeof *pl);
+	if (ld)
+		cublasLtMatrixLayoutDestroy(ld);
+	if (lb)
+		cublasLtMatrixLayoutDestroy(lb);
+	if (la)
+		cublasLtMatrixLayoutDestroy(la);
+	if (desc)
+		cublasLtMatmulDescDestroy(desc);
 	return rc;
 }
 
