@@ -190,6 +190,8 @@ static int transport_error(const GcmHttpRequest *rq, CURLcode rc, const char *er
 	case CURLE_COULDNT_CONNECT:
 		return err_set(e, "%s: cannot connect (refused or unreachable): %s", rq->url, why);
 	case CURLE_OPERATION_TIMEDOUT:
+		if (strncmp(why, "Resolving timed out", 19) == 0)
+			return err_set(e, "%s: cannot resolve the host name (DNS): %s", rq->url, why);
 		return err_set(e, "%s: timed out (--timeout %ld): %s", rq->url, rq->timeout, why);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:

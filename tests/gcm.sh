@@ -139,7 +139,7 @@ grep -q 'timed out (--timeout 1)' "$T/err" && [ $rc -eq 1 ] && [ $secs -lt 3 ] &
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 GCM_API_KEY=$KEY "$GCM" -p --api-base "http://127.0.0.1:$closed/v1" <"$T/small.diff" >"$T/out" 2>"$T/err"
 grep -q 'cannot connect (refused or unreachable)' "$T/err" && ok gcm-connection-refused || fail gcm-connection-refused "$(cat "$T/err")"
-GCM_API_KEY=$KEY timeout 20 "$GCM" -p --api-base "http://gcm-test.invalid/v1" <"$T/small.diff" >"$T/out" 2>"$T/err"
+GCM_API_KEY=$KEY timeout 20 "$GCM" -p --timeout 5 --api-base "http://gcm-test.invalid/v1" <"$T/small.diff" >"$T/out" 2>"$T/err"
 grep -q '^gcm: http://gcm-test.invalid/v1/chat/completions: cannot resolve the host name (DNS)' "$T/err" && ok gcm-dns-error || fail gcm-dns-error "$(cat "$T/err")"
 GCM_API_KEY=$KEY "$GCM" -p --api-base "https://127.0.0.1:$PORT/s/ok.tls/v1" <"$T/small.diff" >"$T/out" 2>"$T/err"
 grep -q 'TLS failed' "$T/err" && ok gcm-tls-error || fail gcm-tls-error "$(cat "$T/err")"
