@@ -78,7 +78,7 @@ static uint64_t mix64(uint64_t x)
 
 static int map_grow(Trainer *t, Error *e)
 {
-	size_t nn = t->nmap ? t->nmap * 2 : 1 << 16;
+	size_t nn = t->nmap ? t->nmap * 2 : 1 << 12;
 	uint64_t *k = malloc(nn * sizeof *k);
 	uint32_t *v = malloc(nn * sizeof *v);
 	if (!k || !v) {
@@ -192,7 +192,7 @@ static void heap_down(HeapEnt *h, size_t n, size_t i)
 static int heap_push(Trainer *t, uint32_t idx, Error *e)
 {
 	if (t->nheap == t->capheap) {
-		size_t nc = t->capheap ? t->capheap * 2 : 1 << 16;
+		size_t nc = t->capheap ? t->capheap * 2 : 1 << 12;
 		HeapEnt *nh = realloc(t->heap, nc * sizeof *nh);
 		if (!nh)
 			return err_set(e, "out of memory (pair heap)");
