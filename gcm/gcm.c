@@ -256,6 +256,38 @@ static int hook_main(const char *action)
 	return EXIT_OK;
 }
 
+/* Stop, naming file and line, when the diff seems to hold secrets. */
+static void refuse_secrets(const char *diff, size_t len)
+{
+	GcmSecret hits[10];
+	size_t n = gcm_secrets_scan(diff, len, hits, 10);
+	if (!n)
+		return;
+	for (size_t i = 0; i < n && i < 10; i++)
+		warnx_("%s:%zu: looks like %s", hits[i].path, hits[i].line, hits[i].what);
+	die("the diff seems to hold %s; not sending it (--allow-secrets sends it anyway)",
+	    n == 1 ? "a secret" : "secrets");
+}
+
+/* The terminal for the questions: gcm asks when it can open /dev/tty and
+ * stdout or stderr is a terminal.  Two streams, since C forbids reading
+ * after writing on one stream without a seek.  Returns the fd or -1. */
+static int open_terminal(int wanted, FILE **out, FILE **in)
+{
+	*out = *in = NULL;
+	if (!wanted || !(isatty(1) || isatty(2)))
+		return -1;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	int fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	*out = fd2 >= 0 ? fdopen(fd2, "w") : NULL;
+	*in = *out ? fdopen(fd, "r") : NULL;
+	if (!*in)
+		die_errno("/dev/tty");
+	return fd;
+}
+
 static const char *env_or(const char *a, const char *b, const char *def)
 {
 	const char *v = getenv(a);
@@ -340,16 +372,8 @@ int main(int argc, char **argv)
 	if (blank(diff, diff_len))
 		die("nothing staged");
 
-	if (!allow_secrets) {
-		GcmSecret hits[10];
-		size_t n = gcm_secrets_scan(diff, diff_len, hits, 10);
-		if (n) {
-			for (size_t i = 0; i < n && i < 10; i++)
-				warnx_("%s:%zu: looks like %s", hits[i].path, hits[i].line, hits[i].what);
-			die("the diff seems to hold %s; not sending it (--allow-secrets sends it anyway)",
-			    n == 1 ? "a secret" : "secrets");
-		}
-	}
+	if (!allow_secrets)
+		refuse_secrets(diff, diff_len);
 
 	GcmKey key;
 	if (gcm_key_load(&key, &e))
@@ -358,21 +382,9 @@ int main(int argc, char **argv)
 	if (!tokens)
 		die_err(&e);
 
-	int tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	int interactive = !yes && !print && tty_fd >= 0 && (isatty(1) || isatty(2));
-	/* two streams: C forbids reading after writing on one without a seek */
-	FILE *tty = NULL, *tty_in = NULL;
-	if (interactive) {
-		int fd2 = fcntl(tty_fd, F_DUPFD_CLOEXEC, 3);
-		tty = fd2 >= 0 ? fdopen(fd2, "w") : NULL;
-		tty_in = tty ? fdopen(tty_fd, "r") : NULL;
-		if (!tty_in)
-			die_errno("/dev/tty");
-	}
-	if (!interactive && tty_fd >= 0) {
-		close(tty_fd);
-		tty_fd = -1;
-	}
+	FILE *tty, *tty_in;
+	int tty_fd = open_terminal(!yes && !print, &tty, &tty_in);
+	int interactive = tty_fd >= 0;
 	struct sigaction sa = {.sa_handler = on_sigint};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);    /* no SA_RESTART: a read on the terminal returns */
