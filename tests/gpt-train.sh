@@ -38,6 +38,12 @@ SMALL="--layers 2 --heads 2 --channels 32 --context 64 -b 4 -t 32 -j 2 -q"
 check "help exits 0" gpt-train --help
 gpt-train --help | grep -q -- "--batch-tokens" && ok "help lists the options" || fail "help lists the options" "no --batch-tokens"
 check "version" gpt-train --version
+if command -v mandoc >/dev/null; then
+	check "gpt-train(1) lints clean" mandoc -Tlint -Wwarning "$TOP/man/gpt-train.1"
+	check "gpt-checkpoint(5) lints clean" mandoc -Tlint -Wwarning "$TOP/man/gpt-checkpoint.5"
+else
+	skip "man pages lint" "no mandoc"
+fi
 check_fails "no output directory is a usage error" 2 "-o DIR is required" gpt-train data.tok
 check_fails "bad schedule is a usage error" 2 "lr-schedule" gpt-train -o x --lr-schedule zigzag data.tok
 check_fails "bad model is a usage error" 2 "model" gpt-train -o x -m d13 data.tok

@@ -19,11 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The tokenizer only decodes samples; a build without it prints token ids. */
-#pragma weak tok_open
-#pragma weak tok_free
-#pragma weak tok_token_bytes
-
 float train_lr(const TrainOptions *o, long long step, long long total)
 {
 	if (o->warmup > 0 && step < o->warmup)
@@ -490,9 +485,9 @@ static int setup(Run *r, Error *e)
 		err_set(e, "out of memory");
 		goto out;
 	}
-	if (o->sample_every > 0 && r->train.encoding[0] && tok_open) {
+	if (o->sample_every > 0 && r->train.encoding[0]) {
 		Error te;
-		r->tok = tok_open(r->train.encoding, &te); /* unknown: ids are printed */
+		r->tok = tok_open(r->train.encoding, &te); /* unknown encoding: ids are printed */
 	}
 
 	/* the log: from here on the directory changes */
@@ -525,7 +520,7 @@ static void teardown(Run *r)
 		r->be.close(&r->be);
 	if (r->log)
 		fclose(r->log);
-	if (r->tok && tok_free)
+	if (r->tok)
 		tok_free(r->tok);
 	data_free(&r->train);
 	data_free(&r->val);
