@@ -51,7 +51,7 @@ cc -std=c11 -D_GNU_SOURCE -O3 -march=native -fopenmp -Isample -Ilib bench/sample
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 
-rm -f "$W/hfout"; : >"$W/bw" ; : >"$W/f32" ; : >"$W/b16" ; : >"$W/p32" ; : >"$W/p16" ; : >"$W/r_hf" ; : >"$W/r_hfp"
+rm -f "$W/hfout"; : >"$W/bw" ; : >"$W/f32" ; : >"$W/b16" ; : >"$W/p32" ; : >"$W/p16" ; : >"$W/r_hf" ; : >"$W/r_hfp" ; : >"$W/a32"
 for r in $(seq "$REPS"); do
 	OMP_NUM_THREADS=$THREADS "$W/membw" 1024 | awk '/^bandwidth/ { print $2 }' >>"$W/bw"
 	for d in fp32 bf16; do
@@ -62,6 +62,8 @@ for r in $(seq "$REPS"); do
 		sed -n 's/.*decode steps in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$f"
 		sed -n 's/.*prompt [0-9]* tokens in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$p"
 	done
+	OMP_WAIT_POLICY=active "$BIN/gpt-sample" -j "$THREADS" --stats -t 0 -n "$NEW" --ignore-eot "$W/m.bin" "$W/prompt.tok" \
+		2>"$W/err" >/dev/null && sed -n 's/.*decode steps in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$W/a32"
 	$PY - "$W/hf" "$THREADS" "$NEW" >>"$W/hfout" 2>/dev/null <<'EOF'
 import struct, sys, time, torch
 from transformers import GPT2LMHeadModel
@@ -82,9 +84,9 @@ done
 awk '{ print $1 }' "$W/hfout" >"$W/r_hf"; awk '{ print $2 }' "$W/hfout" >"$W/r_hfp"; rm -f "$W/hfout"
 
 bw=$(median <"$W/bw") f32=$(median <"$W/f32") b16=$(median <"$W/b16") p32=$(median <"$W/p32") p16=$(median <"$W/p16")
-hf=$(median <"$W/r_hf") hfp=$(median <"$W/r_hfp")
+a32=$(median <"$W/a32") hf=$(median <"$W/r_hf") hfp=$(median <"$W/r_hfp")
 # weight bytes per token: 12 layers x 12 C^2 + the head V x C, plus the small vectors
-awk -v bw="$bw" -v f32="$f32" -v b16="$b16" -v p32="$p32" -v p16="$p16" -v hf="$hf" -v hfp="$hfp" \
+awk -v bw="$bw" -v f32="$f32" -v b16="$b16" -v p32="$p32" -v p16="$p16" -v hf="$hf" -v hfp="$hfp" -v a32="$a32" \
     -v reps="$REPS" -v n="$NEW" -v th="$THREADS" 'BEGIN {
 	C = 768; L = 12; V = 50257
 	w32 = (L * 12 * C * C + V * C) * 4 + (L * 13 * C + 2 * C) * 4
@@ -95,6 +97,7 @@ awk -v bw="$bw" -v f32="$f32" -v b16="$b16" -v p32="$p32" -v p16="$p16" -v hf="$
 	printf "fp32 ceiling (%.0f MB/token)             %8.1f tokens/s\n", w32 / 1e6, c32
 	printf "bf16 ceiling (%.0f MB/token)             %8.1f tokens/s\n", w16 / 1e6, c16
 	printf "gpt-sample fp32 decode                   %8.1f tokens/s  %5.1f%% of ceiling\n", f32, 100 * f32 / c32
+	printf "gpt-sample fp32, OMP_WAIT_POLICY=active  %8.1f tokens/s  %5.1f%% of ceiling\n", a32, 100 * a32 / c32
 	printf "gpt-sample bf16 decode                   %8.1f tokens/s  %5.1f%% of ceiling\n", b16, 100 * b16 / c16
 	if (hf > 0) {
 		printf "transformers generate fp32 decode        %8.1f tokens/s\n", hf
