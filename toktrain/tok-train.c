@@ -71,7 +71,7 @@ static void default_name(const char *path, char *out)
 	const char *b = strrchr(path, '/');
 	b = b ? b + 1 : path;
 	size_t n = strcspn(b, ".");
-	if (n == 0) {
+	if (n == 0 || strcmp(path, "-") == 0) {
 		b = "tok-train";
 		n = strlen(b);
 	}
