@@ -224,7 +224,7 @@ static void attention(Engine *s, int l, int n)
 	int C = c->channels, NH = c->num_heads, hs = C / NH, T = c->max_seq_len, pos = s->pos;
 	const float *kc = s->kcache + (size_t)l * T * C, *vc = s->vcache + (size_t)l * T * C;
 	float scale = 1.0f / sqrtf((float)hs);
-	#pragma omp parallel for collapse(2) schedule(static)
+	#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * (pos + n) * C > 32768)
 	for (int i = 0; i < n; i++)
 		for (int h = 0; h < NH; h++) {
 			float *att = s->att + (size_t)omp_get_thread_num() * T;
@@ -259,6 +259,45 @@ static void attention(Engine *s, int l, int n)
 					o[j] += a * v[j];
 			}
 		}
+}
+
+/* One row: no thread team for 768 numbers (a parallel region costs more). */
+static void layernorm_row(float *out, const float *x, const float *w, const float *b, int C)
+{
+	float m = 0.0f, v = 0.0f;
+	#pragma omp simd reduction(+:m)
+	for (int i = 0; i < C; i++)
+		m += x[i];
+	m /= C;
+	#pragma omp simd reduction(+:v)
+	for (int i = 0; i < C; i++)
+		v += (x[i] - m) * (x[i] - m);
+	v /= C;
+	float r = 1.0f / sqrtf(v + 1e-5f);
+	#pragma omp simd
+	for (int i = 0; i < C; i++)
+		out[i] = (x[i] - m) * r * w[i] + b[i];
+}
+
+static void layernorm(Engine *s, float *out, const float *x, const float *w, const float *b, int n, int C)
+{
+	if (n == 1)
+		layernorm_row(out, x, w, b, C);
+	else
+		layernorm_forward(out, s->mean, s->rstd, x, w, b, 1, n, C);
+}
+
+static void gelu(float *x, size_t n)
+{
+	if (n > 8192) {
+		gelu_forward(x, x, n);
+		return;
+	}
+	const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i];
+		x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+	}
 }
 
 static void add_into(float *x, const float *y, size_t n)
@@ -301,7 +340,7 @@ static void forward_batch(Engine *s, const int *tok, int n, float *all_logits)
 		}
 	}
 	for (int l = 0; l < L; l++) {
-		layernorm_forward(s->xb, s->mean, s->rstd, s->x, w->ln1w + l * C, w->ln1b + l * C, 1, n, C);
+		layernorm(s, s->xb, s->x, w->ln1w + l * C, w->ln1b + l * C, n, C);
 		mm(s, s->qkv, s->xb, bf ? NULL : w->qkvw + l * 3 * CC, bf ? m->qkvw16 + l * 3 * CC : NULL,
 		   w->qkvb + l * 3 * C, n, C, 3 * C);
 		for (int i = 0; i < n; i++) {
@@ -313,16 +352,16 @@ static void forward_batch(Engine *s, const int *tok, int n, float *all_logits)
 		mm(s, s->tmp, s->atty, bf ? NULL : w->attprojw + l * CC, bf ? m->attprojw16 + l * CC : NULL,
 		   w->attprojb + l * C, n, C, C);
 		add_into(s->x, s->tmp, (size_t)n * C);
-		layernorm_forward(s->xb, s->mean, s->rstd, s->x, w->ln2w + l * C, w->ln2b + l * C, 1, n, C);
+		layernorm(s, s->xb, s->x, w->ln2w + l * C, w->ln2b + l * C, n, C);
 		mm(s, s->hb, s->xb, bf ? NULL : w->fcw + l * 4 * CC, bf ? m->fcw16 + l * 4 * CC : NULL,
 		   w->fcb + l * 4 * C, n, C, 4 * C);
-		gelu_forward(s->hb, s->hb, (size_t)n * 4 * C);
+		gelu(s->hb, (size_t)n * 4 * C);
 		mm(s, s->tmp, s->hb, bf ? NULL : w->fcprojw + l * 4 * CC, bf ? m->fcprojw16 + l * 4 * CC : NULL,
 		   w->fcprojb + l * C, n, 4 * C, C);
 		add_into(s->x, s->tmp, (size_t)n * C);
 	}
 	if (all_logits) {
-		layernorm_forward(s->xb, s->mean, s->rstd, s->x, w->lnfw, w->lnfb, 1, n, C);
+		layernorm(s, s->xb, s->x, w->lnfw, w->lnfb, n, C);
 		if (!bf && n > 1)
 			kern_matmul_f32(all_logits, s->xb, w->wte, NULL, n, C, V);
 		else
@@ -331,7 +370,7 @@ static void forward_batch(Engine *s, const int *tok, int n, float *all_logits)
 		memcpy(s->logits, all_logits + (size_t)(n - 1) * V, V * sizeof(float));
 	} else {
 		const float *last = s->x + (size_t)(n - 1) * C;
-		layernorm_forward(s->xb, s->mean, s->rstd, last, w->lnfw, w->lnfb, 1, 1, C);
+		layernorm_row(s->xb, last, w->lnfw, w->lnfb, C);
 		logits_row(s, s->logits, s->xb);
 	}
 	s->pos += n;

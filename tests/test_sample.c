@@ -184,7 +184,7 @@ static void test_against_transformers(const Golden *g)
 			memcpy(b16p, b16, (size_t)T * V * sizeof(float));
 		} else {
 			/* widening bf16 is exact: the same as portable; vdpbf16ps also rounds activations */
-			double d = max_rel(b16, b16p, (size_t)T * V), tol = sb.kern == KERN_AVX512BF16 ? 0.05 : 1e-4;
+			double d = max_rel(b16, b16p, (size_t)T * V), tol = sb.kern == KERN_AVX512BF16 ? 0.1 : 1e-4;
 			snprintf(name, sizeof name, "bf16 %s kernels agree with the portable kernels (%.2g)", kern_name(sb.kern), d);
 			CHECK(d < tol, name);
 		}
