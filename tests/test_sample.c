@@ -390,5 +390,6 @@ int main(void)
 	test_kernels();
 	test_samplers();
 	test_against_transformers(&g);
+	free(g.seq), free(g.logits), free(g.prompt), free(g.gen), free(g.eval);
 	return test_done();
 }
