@@ -538,7 +538,9 @@ int tok_encode_parallel(const Tokenizer *t, const uint8_t *text, size_t len, int
 			*e = errs[i];
 			result = -1;
 		}
-		if (result == 0 && tokvec_reserve(out, vs[i].len, e) == 0) {
+		if (result == 0 && vs[i].len == 0) {
+			/* nothing to copy */
+		} else if (result == 0 && tokvec_reserve(out, vs[i].len, e) == 0) {
 			memcpy(out->ids + out->len, vs[i].ids, vs[i].len * sizeof *out->ids);
 			out->len += vs[i].len;
 		} else if (result == 0) {

@@ -51,7 +51,8 @@ static int put(Dec *d, int final, Error *e)
 	size_t n = final ? d->len : complete_prefix(d->buf, d->len);
 	if (n && io_write_full(1, d->buf, n, e, "<stdout>"))
 		return -1;
-	memmove(d->buf, d->buf + n, d->len - n);
+	if (d->len > n)
+		memmove(d->buf, d->buf + n, d->len - n);
 	d->len -= n;
 	return 0;
 }
