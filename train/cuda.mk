@@ -2,7 +2,7 @@
 # when nvcc is found and CUDA != 0 (see the top Makefile); cuda_backend.c is
 # empty without GPTKIT_CUDA, cuda_host.c needs no GPU and is always built.
 CU_SRCS += train/cuda_encoder.cu train/cuda_layernorm.cu train/cuda_gelu.cu train/cuda_matmul.cu \
-	   train/cuda_attention.cu train/cuda_classifier.cu train/cuda_adamw.cu train/cuda_model.cu \
+	   train/cuda_attention.cu train/cuda_attention_tc.cu train/cuda_classifier.cu train/cuda_adamw.cu train/cuda_model.cu \
 	   train/cuda_infer.cu
 LIB_SRCS += train/cuda_backend.c train/cuda_host.c
 

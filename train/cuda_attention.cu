@@ -322,30 +322,51 @@ static int attn_bwd(void *dqkv, float *D, const void *dout, const void *qkv, con
 	return ck_status();
 }
 
+template <typename T>
+static int attn_d(float *D, const void *dout, const void *out, int B, int T_, int C, int NH, void *stream)
+{
+	size_t rows = (size_t)B * T_ * NH;
+	attention_d_kernel<T><<<ck_blocks(rows, 8), 256, 0, ck_stream(stream)>>>(D, (const T *)dout, (const T *)out, B,
+										  T_, C, NH);
+	return ck_status();
+}
+
+extern "C" int ck_attention_d(CkType t, float *D, const void *dout, const void *out, int B, int T_, int C, int NH,
+			      void *stream)
+{
+	return CK_DISPATCH(t, attn_d, D, dout, out, B, T_, C, NH, stream);
+}
+
 extern "C" int ck_attention_forward(CkType t, const CkAttn *a, void *stream)
 {
 	return CK_DISPATCH(t, attn_fwd, a, stream);
 }
 
+extern "C" void ck_attention_qkv_args(CkAttn *a, CkType t, void *out, float *lse, const void *qkv, int B, int T_,
+				      int C, int NH)
+{
+	size_t es = ck_sizeof(t);
+	a->q = qkv;
+	a->k = (const char *)qkv + (size_t)C * es;
+	a->v = (const char *)qkv + (size_t)2 * C * es;
+	a->out = out;
+	a->lse = lse;
+	a->q_bstride = a->kv_bstride = (long long)T_ * 3 * C;
+	a->q_tstride = a->kv_tstride = 3 * C;
+	a->o_bstride = (long long)T_ * C;
+	a->o_tstride = C;
+	a->B = B;
+	a->NH = NH;
+	a->hs = C / NH;
+	a->Tq = a->Tk = T_;
+	a->q_off = 0;
+}
+
 extern "C" int ck_attention_forward_qkv(CkType t, void *out, float *lse, const void *qkv, int B, int T_, int C,
 					int NH, void *stream)
 {
-	size_t es = ck_sizeof(t);
 	CkAttn a;
-	a.q = qkv;
-	a.k = (const char *)qkv + (size_t)C * es;
-	a.v = (const char *)qkv + (size_t)2 * C * es;
-	a.out = out;
-	a.lse = lse;
-	a.q_bstride = a.kv_bstride = (long long)T_ * 3 * C;
-	a.q_tstride = a.kv_tstride = 3 * C;
-	a.o_bstride = (long long)T_ * C;
-	a.o_tstride = C;
-	a.B = B;
-	a.NH = NH;
-	a.hs = C / NH;
-	a.Tq = a.Tk = T_;
-	a.q_off = 0;
+	ck_attention_qkv_args(&a, t, out, lse, qkv, B, T_, C, NH);
 	return ck_attention_forward(t, &a, stream);
 }
 

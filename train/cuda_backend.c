@@ -2,7 +2,9 @@
  * backend.h.  Compiled only when the build has CUDA (GPTKIT_CUDA).
  *
  * Precision: bf16 mixed precision by default; GPTKIT_CUDA_PRECISION=fp32 in
- * the environment selects the full-fp32 checking mode.
+ * the environment selects the full-fp32 checking mode.  GPTKIT_CUDA_ATTN=tc
+ * runs attention on the tensor cores (bf16, head size 64; opt-in until a
+ * device run of tests/gpu/check.sh has checked it).
  *
  * Errors: opening fails cleanly (no device, too little memory: -1 with the
  * reason, and gpt-train --device auto falls back to the CPU).  A CUDA
@@ -89,8 +91,9 @@ static void cu_close(TrainBackend *be)
 
 static int backend_cuda_precision(void)
 {
-	const char *p = getenv("GPTKIT_CUDA_PRECISION");
-	return p && strcmp(p, "fp32") == 0 ? CUDA_MODEL_FP32 : CUDA_MODEL_BF16;
+	const char *p = getenv("GPTKIT_CUDA_PRECISION"), *a = getenv("GPTKIT_CUDA_ATTN");
+	int prec = p && strcmp(p, "fp32") == 0 ? CUDA_MODEL_FP32 : CUDA_MODEL_BF16;
+	return prec | (a && strcmp(a, "tc") == 0 ? CUDA_MODEL_ATTN_TC : 0);
 }
 
 int backend_cuda_open(TrainBackend *be, const GPT2Config *c, const float *params, const float *m, const float *v,

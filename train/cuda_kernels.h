@@ -111,6 +111,9 @@ typedef struct {
 	int B, NH, hs, Tq, Tk, q_off;
 } CkAttn;
 int ck_attention_forward(CkType t, const CkAttn *a, void *stream);
+/* The arguments for the training layout: qkv (B,T,3C) holding q, k, v; out (B,T,C). */
+void ck_attention_qkv_args(CkAttn *a, CkType t, void *out, float *lse, const void *qkv, int B, int T, int C,
+			   int NH);
 /* The training layout: qkv (B,T,3C) holding q, k, v; out (B,T,C). */
 int ck_attention_forward_qkv(CkType t, void *out, float *lse, const void *qkv, int B, int T, int C,
 			     int NH, void *stream);
@@ -119,6 +122,18 @@ int ck_attention_forward_qkv(CkType t, void *out, float *lse, const void *qkv, i
  * one for dk, dv (over queries): no atomics. */
 int ck_attention_backward(CkType t, void *dqkv, float *dscratch, const void *dout, const void *qkv,
 			  const void *out, const float *lse, int B, int T, int C, int NH, void *stream);
+
+/* The first step of the backward pass: D (B, NH, T) = rowsum(dout * out). */
+int ck_attention_d(CkType t, float *D, const void *dout, const void *out, int B, int T, int C, int NH,
+		   void *stream);
+
+/* --- cuda_attention_tc.cu: the same attention on the tensor cores (WMMA),
+ * bf16 with head size 64 only; opt-in (GPTKIT_CUDA_ATTN=tc) until checked
+ * on a device.  Same arguments and results as above. --- */
+int ck_attention_tc_supported(CkType t, int hs);
+int ck_attention_forward_tc(const CkAttn *a, void *stream);
+int ck_attention_backward_tc(void *dqkv, float *dscratch, const void *dout, const void *qkv, const void *out,
+			     const float *lse, int B, int T, int C, int NH, void *stream);
 
 /* --- cuda_classifier.cu --- */
 /* Fused softmax cross-entropy over the first V of Vp logits per row, one

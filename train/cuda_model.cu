@@ -21,6 +21,7 @@ enum { WTE, WPE, LN1W, LN1B, QKVW, QKVB, ATTPROJW, ATTPROJB, LN2W, LN2B, FCW, FC
 struct CudaModel {
 	GPT2Config c;
 	int B, T, broken;
+	int attn_tc; /* attention on the tensor cores */
 	CkType t;
 	size_t es, np, sizes[GPT2_NUM_PARAM_TENSORS], offs[GPT2_NUM_PARAM_TENSORS];
 	cudaStream_t stream;
@@ -150,8 +151,9 @@ extern "C" CudaModel *cuda_model_open(const GPT2Config *c, const float *params, 
 	cm->c = *c;
 	cm->B = B;
 	cm->T = T;
-	cm->t = precision == CUDA_MODEL_BF16 ? CK_BF16 : CK_F32;
+	cm->t = (precision & 0xFF) == CUDA_MODEL_BF16 ? CK_BF16 : CK_F32;
 	cm->es = ck_sizeof(cm->t);
+	cm->attn_tc = (precision & CUDA_MODEL_ATTN_TC) && ck_attention_tc_supported(cm->t, c->channels / c->num_heads);
 	gpt2_param_sizes(c, cm->sizes);
 	cm->np = 0;
 	for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
@@ -309,7 +311,13 @@ static void forward(CudaModel *cm, int B, int T, int with_targets, float grad_sc
 		float *lse = cm->lse + (size_t)l * S * NH;
 		K(ck_matmul_forward(cm->blas, t, qkv, NULL, ln1, P(cm, QKVW, l, 3 * CC), P(cm, QKVB, l, 3 * C), N, C,
 				    3 * C, s));
-		K(ck_attention_forward_qkv(t, atty, lse, qkv, B, T, C, NH, s));
+		if (cm->attn_tc) {
+			CkAttn at;
+			ck_attention_qkv_args(&at, t, atty, lse, qkv, B, T, C, NH);
+			K(ck_attention_forward_tc(&at, s));
+		} else {
+			K(ck_attention_forward_qkv(t, atty, lse, qkv, B, T, C, NH, s));
+		}
 		K(ck_matmul_forward(cm->blas, t, cm->tmp, NULL, atty, P(cm, ATTPROJW, l, CC), P(cm, ATTPROJB, l, C),
 				    N, C, C, s));
 		K(ck_layernorm_forward(t, ln2, cm->ln2_mean + l * S, cm->ln2_rstd + l * S, res2, residual, cm->tmp,
@@ -377,7 +385,10 @@ static void backward(CudaModel *cm, int B, int T, int nbuckets, int accumulate)
 		K(ck_matmul_backward_input(h, t, cm->datty, cm->dres, P(cm, ATTPROJW, l, CC), N, C, C, s));
 		K(ck_matmul_backward_weight(h, t, G(cm, ATTPROJW, l, CC), cm->dres, atty, N, C, C, s));
 		K(ck_bias_backward(t, G(cm, ATTPROJB, l, C), cs, cm->dres, N, C, s));
-		K(ck_attention_backward(t, cm->dqkv, cm->attD, cm->datty, qkv, atty, lse, B, T, C, NH, s));
+		if (cm->attn_tc)
+			K(ck_attention_backward_tc(cm->dqkv, cm->attD, cm->datty, qkv, atty, lse, B, T, C, NH, s));
+		else
+			K(ck_attention_backward(t, cm->dqkv, cm->attD, cm->datty, qkv, atty, lse, B, T, C, NH, s));
 		K(ck_matmul_backward_input(h, t, cm->dln, cm->dqkv, P(cm, QKVW, l, 3 * CC), N, C, 3 * C, s));
 		K(ck_matmul_backward_weight(h, t, G(cm, QKVW, l, 3 * CC), cm->dqkv, ln1, N, C, 3 * C, s));
 		K(ck_bias_backward(t, G(cm, QKVB, l, 3 * C), cs, cm->dqkv, N, 3 * C, s));

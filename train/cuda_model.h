@@ -4,7 +4,7 @@
  * waits once, at the end, to read the mean loss (TrainBackend's step returns
  * it), and once for the gradient norm.
  *
- * Precision: CUDA_MODEL_FP32 computes and stores everything in fp32 (the
+ * Precision (the precision argument of cuda_model_open): CUDA_MODEL_FP32 computes and stores everything in fp32 (the
  * checking mode: it must track the CPU build to ~1e-5); CUDA_MODEL_BF16
  * keeps fp32 master weights, fp32 gradients and fp32 AdamW moments, and
  * computes with bf16 weights (stochastically rounded from the masters) and
@@ -21,6 +21,9 @@ extern "C" {
 #include "gpt2.h" /* a C header without C++ guards */
 
 enum { CUDA_MODEL_FP32 = 0, CUDA_MODEL_BF16 = 1 };
+/* Or'ed into the precision: attention on the tensor cores
+ * (cuda_attention_tc.cu) where it applies (bf16, head size 64). */
+#define CUDA_MODEL_ATTN_TC 0x100
 
 typedef struct CudaModel CudaModel;
 

@@ -13,9 +13,10 @@
 #             tensor, norm, AdamW; fp32 tol 1e-4, bf16 5e-2), determinism,
 #             gradient accumulation, and KV-cache inference (prefill, decode,
 #             rewind, greedy tokens) against gpt2.c
-#   train20   20 steps of a small model (L4 H4 C128, B8 T128) with gpt-train
+#   train20   20 steps of a small model (L4 H2 C128, B8 T128) with gpt-train
 #             on the CPU and on the GPU: per-step loss, fp32 mode within 1e-3
 #             relative, bf16 within 3e-2 relative
+#   train-tc  the same in bf16 with the tensor-core attention (GPTKIT_CUDA_ATTN=tc)
 #   resume    GPU bf16: 20 steps in one go vs 10 steps + --resume to 20: the
 #             final checkpoints must be identical byte for byte
 #   sample    gpt-sample greedy on the CPU and the GPU, same tokens (N/A while
@@ -23,6 +24,7 @@
 #   bench     GPT-2 124M (-m d12, T=1024, bf16), the largest B of 128/64/32/16/8
 #             that fits: tokens/s, ms/step (median of steps 3..), MFU, peak
 #             GPU memory (nvidia-smi, sampled every 0.2 s)
+#   bench-tc  the same with GPTKIT_CUDA_ATTN=tc (the opt-in tensor-core attention)
 # Goals (issue 7): >= 500,000 tokens/s on one H100 at d12 T=1024, and
 # >= 45% MFU; llm.c does about 470,000 tokens/s per H100.
 # MFU counts 6*N + 12*L*C*T FLOPs per token (llm.c's and PaLM's count: the
@@ -121,24 +123,34 @@ cmp_losses() {
 }
 
 # ---- 20 steps, CPU vs GPU
-SMALL="--layers 4 --heads 4 --channels 128 --context 256 -b 8 -t 128 --steps 20 --seed 11 --lr 1e-3 -q"
+# head size 64, so that the tensor-core attention (GPTKIT_CUDA_ATTN=tc) applies too
+SMALL="--layers 4 --heads 2 --channels 128 --context 256 -b 8 -t 128 --steps 20 --seed 11 --lr 1e-3 -q"
 timeout 120 "$BIN/gpt-train" -o "$W/cpu" $SMALL --device cpu "$W/data.tok" >"$OUT/train-cpu.log" 2>&1
 timeout 60 env GPTKIT_CUDA_PRECISION=fp32 "$BIN/gpt-train" -o "$W/fp32" $SMALL --device cuda "$W/data.tok" \
 	>"$OUT/train-gpu-fp32.log" 2>&1
 timeout 60 "$BIN/gpt-train" -o "$W/bf16" $SMALL --device cuda "$W/data.tok" >"$OUT/train-gpu-bf16.log" 2>&1
-for d in cpu fp32 bf16; do cp "$W/$d/log.txt" "$OUT/train-$d-log.txt" 2>/dev/null; done
+timeout 60 env GPTKIT_CUDA_ATTN=tc "$BIN/gpt-train" -o "$W/tc" $SMALL --device cuda "$W/data.tok" \
+	>"$OUT/train-gpu-tc.log" 2>&1
+for d in cpu fp32 bf16 tc; do cp "$W/$d/log.txt" "$OUT/train-$d-log.txt" 2>/dev/null; done
 if [ -f "$W/cpu/log.txt" ] && [ -f "$W/fp32/log.txt" ] && [ -f "$W/bf16/log.txt" ]; then
 	r1=$(cmp_losses "$W/cpu/log.txt" "$W/fp32/log.txt" 1e-3); s1=$?
 	r2=$(cmp_losses "$W/cpu/log.txt" "$W/bf16/log.txt" 3e-2); s2=$?
 	last=$(losses "$W/cpu/log.txt" | tail -1 | cut -d' ' -f2)
 	if [ $s1 -eq 0 ] && [ $s2 -eq 0 ]; then st=PASS; else st=FAIL; fi
 	record train20 $st "fp32: $r1 (tol 1e-3); bf16: $r2 (tol 3e-2); CPU loss at 20: $last"
+	if [ -f "$W/tc/log.txt" ]; then
+		r3=$(cmp_losses "$W/cpu/log.txt" "$W/tc/log.txt" 3e-2) && st=PASS || st=FAIL
+		record train-tc $st "bf16 + tensor-core attention: $r3 (tol 3e-2)"
+	else
+		record train-tc FAIL "$(tail -1 "$OUT/train-gpu-tc.log")"
+	fi
 else
 	why=
 	for f in train-cpu train-gpu-fp32 train-gpu-bf16; do
 		[ -s "$OUT/$f.log" ] && why="$why $f: $(tail -1 "$OUT/$f.log");"
 	done
 	record train20 FAIL "a run failed:$why"
+	record train-tc FAIL "not compared (train20 failed)"
 fi
 
 # ---- resume on the GPU is bit-identical
@@ -177,38 +189,56 @@ else
 fi
 
 # ---- benchmark: GPT-2 124M, T = 1024, the largest B that fits
+# bench_b TAG B [ENV...]: 8 steps of d12 at T=1024, batch B
 bench_b() {
-	b=$1
+	tag=$1 b=$2
+	shift 2
 	rm -rf "$W/bench"
-	nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$W/mem-$b.txt" 2>/dev/null &
+	nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$W/mem-$tag$b.txt" 2>/dev/null &
 	smi=$!
-	timeout 150 "$BIN/gpt-train" -o "$W/bench" -m d12 -t 1024 -b "$b" --steps 8 --keep 1 -q --device cuda \
-		"$W/data.tok" >"$OUT/bench-b$b.log" 2>&1
+	timeout 150 env "$@" "$BIN/gpt-train" -o "$W/bench" -m d12 -t 1024 -b "$b" --steps 8 --keep 1 -q \
+		--device cuda "$W/data.tok" >"$OUT/bench-$tag-b$b.log" 2>&1
 	rc=$?
 	kill "$smi" 2>/dev/null
 	wait "$smi" 2>/dev/null
-	cp "$W/bench/log.txt" "$OUT/bench-b$b-log.txt" 2>/dev/null
+	cp "$W/bench/log.txt" "$OUT/bench-$tag-b$b-log.txt" 2>/dev/null
 	return $rc
+}
+# bench_report STAGE TAG B: the figures of a finished bench_b run
+bench_report() {
+	stage=$1 tag=$2 b=$3
+	NPARAM=124475904 # gpt2_num_params of d12 with Vp = 50304 (wte, wpe included, like llm.c)
+	# median ms/step over steps 3.., tokens/s from it
+	ms=$(awk '$2 == "train" && $1 >= 3 { print $6 }' "$OUT/bench-$tag-b$b-log.txt" 2>/dev/null | sort -n |
+		awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }')
+	if [ -z "$ms" ]; then
+		record "$stage" FAIL "no step times in bench-$tag-b$b-log.txt"
+		return
+	fi
+	mem=$(sort -n "$W/mem-$tag$b.txt" 2>/dev/null | tail -1)
+	line=$(awk -v ms="$ms" -v b="$b" -v n="$NPARAM" -v peak="${PEAK:-0}" -v mem="${mem:-?}" -v tag="$tag" 'BEGIN {
+		tok = b * 1024; tps = tok / (ms / 1000); fpt = 6 * n + 12 * 12 * 768 * 1024
+		mfu = peak > 0 ? sprintf("%.1f%%", 100 * tps * fpt / peak) : "?"
+		printf "%s B=%d T=1024 bf16: %.0f tokens/s, %.1f ms/step, MFU %s, peak GPU memory %s MiB", tag, b, tps, ms, mfu, mem
+		if (tps >= 500000 && peak > 0 && tps * fpt / peak >= 0.45) exit 0; exit 1 }')
+	if [ $? -eq 0 ]; then record "$stage" PASS "$line (goal met)"; else record "$stage" FAIL "$line (goal: 500000 tokens/s, 45% MFU)"; fi
 }
 BB=
 for b in 128 64 32 16 8; do
-	[ $(( $(date +%s) - START )) -gt 360 ] && break
-	if bench_b $b; then BB=$b; break; fi
+	[ $(( $(date +%s) - START )) -gt 330 ] && break
+	if bench_b default $b GPTKIT_CUDA_ATTN=; then BB=$b; break; fi
 done
 if [ -n "$BB" ]; then
-	NPARAM=124475904 # gpt2_num_params of d12 with Vp = 50304 (wte, wpe included, like llm.c)
-	# median ms/step over steps 3.., tokens/s from it
-	ms=$(awk '$2 == "train" && $1 >= 3 { print $6 }' "$OUT/bench-b$BB-log.txt" | sort -n |
-		awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }')
-	mem=$(sort -n "$W/mem-$BB.txt" | tail -1)
-	line=$(awk -v ms="$ms" -v b="$BB" -v n="$NPARAM" -v peak="${PEAK:-0}" -v mem="${mem:-?}" 'BEGIN {
-		tok = b * 1024; tps = tok / (ms / 1000); fpt = 6 * n + 12 * 12 * 768 * 1024
-		mfu = peak > 0 ? sprintf("%.1f%%", 100 * tps * fpt / peak) : "?"
-		printf "B=%d T=1024 bf16: %.0f tokens/s, %.1f ms/step, MFU %s, peak GPU memory %s MiB", b, tps, ms, mfu, mem
-		if (tps >= 500000 && peak > 0 && tps * fpt / peak >= 0.45) exit 0; exit 1 }')
-	if [ $? -eq 0 ]; then record bench PASS "$line (goal met)"; else record bench FAIL "$line (goal: 500000 tokens/s, 45% MFU)"; fi
+	bench_report bench default "$BB"
+	# the tensor-core attention at the same batch, while there is time
+	if [ $(( $(date +%s) - START )) -lt 400 ]; then
+		bench_b tc "$BB" GPTKIT_CUDA_ATTN=tc && bench_report bench-tc tc "$BB" ||
+			record bench-tc FAIL "the run failed: $(tail -1 "$OUT/bench-tc-b$BB.log")"
+	else
+		record bench-tc N/A "no time left"
+	fi
 else
-	record bench FAIL "no batch size ran (see bench-b*.log)"
+	record bench FAIL "no batch size ran (see bench-*.log)"
 fi
 
 [ $NFAIL -eq 0 ]

@@ -306,6 +306,23 @@ static void check_attention(CkType t, int B, int T, int C, int NH)
 	snprintf(name, sizeof name, "attention_backward_hs%d_T%d", C / NH, T);
 	check_rel(name, t, g, dqkv, nq, tol_kernel(t) * (t == CK_BF16 ? 2 : 1));
 	free(g);
+	/* the tensor-core kernels (bf16, head size 64) against the same references */
+	if (ck_attention_tc_supported(t, C / NH)) {
+		CkAttn a;
+		ck_attention_qkv_args(&a, t, d_out, d_lse, d_qkv, B, T, C, NH);
+		if (ck_attention_forward_tc(&a, NULL))
+			die_cuda("attention_forward_tc");
+		g = down(t, d_out, no);
+		snprintf(name, sizeof name, "attention_forward_tc_T%d", T);
+		check_rel(name, t, g, out, no, 2 * tol_kernel(t));
+		free(g);
+		if (ck_attention_backward_tc(d_dqkv, d_D, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, NULL))
+			die_cuda("attention_backward_tc");
+		g = down(t, d_dqkv, nq);
+		snprintf(name, sizeof name, "attention_backward_tc_T%d", T);
+		check_rel(name, t, g, dqkv, nq, 3 * tol_kernel(t));
+		free(g);
+	}
 	ck_free(d_qkv); ck_free(d_out); ck_free(d_lse); ck_free(d_dout); ck_free(d_dqkv); ck_free(d_D);
 	free(qkv); free(out); free(att); free(outg); free(dout); free(dqkv); free(datt);
 }
@@ -425,10 +442,12 @@ static void check_adamw(CkType t)
  * same initialisation, comparing the loss, every gradient tensor, the norm
  * and the parameters after AdamW; then determinism (the same step twice
  * gives bitwise the same gradients). */
-static void check_model(CkType t)
+static void check_model(CkType t, int nh, int flags)
 {
 	GPT2Config c = { .max_seq_len = 64, .vocab_size = 300, .padded_vocab_size = 384, .num_layers = 2,
-			 .num_heads = 4, .channels = 128 };
+			 .num_heads = nh, .channels = 128 };
+	const char *tag = flags & CUDA_MODEL_ATTN_TC ? "tc_" : "";
+	char name[64];
 	int B = 3, T = 64, N = B * T;
 	double tol = t == CK_BF16 ? 5e-2 : 1e-4, ltol = t == CK_BF16 ? 1e-2 : 1e-5;
 	GPT2 m;
@@ -441,7 +460,7 @@ static void check_model(CkType t)
 	gpt2_init_random(&m, 42);
 	char why[400];
 	CudaModel *cm = cuda_model_open(&c, m.params_memory, NULL, NULL, B, T,
-					t == CK_BF16 ? CUDA_MODEL_BF16 : CUDA_MODEL_FP32, why, sizeof why);
+					(t == CK_BF16 ? CUDA_MODEL_BF16 : CUDA_MODEL_FP32) | flags, why, sizeof why);
 	if (!cm) {
 		printf("not ok model_open_%s: %s\n", tname(t), why);
 		failures++;
@@ -457,27 +476,27 @@ static void check_model(CkType t)
 		gpt2_forward(&m, in, tg, B, T);
 		gpt2_backward(&m, 1.0f, 0);
 		float lg = cuda_model_step(cm, in, tg, 1.0f, 0);
-		char name[64];
-		snprintf(name, sizeof name, "model_loss_step%d", step);
+		snprintf(name, sizeof name, "%smodel_loss_step%d", tag, step);
 		report(name, t, fabs(lg - m.mean_loss) / m.mean_loss, ltol);
 		if (step == 1) {
 			const float *gg = cuda_model_grads(cm);
 			size_t off = 0;
 			for (int i = 0; gg && i < GPT2_NUM_PARAM_TENSORS; i++) {
-				snprintf(name, sizeof name, "model_grad_%s", gpt2_param_names[i]);
+				snprintf(name, sizeof name, "%smodel_grad_%s", tag, gpt2_param_names[i]);
 				check_rel(name, t, gg + off, m.grads_memory + off, m.param_sizes[i], tol);
 				off += m.param_sizes[i];
 			}
 		}
 		float nc = gpt2_grad_norm(&m), ng = cuda_model_grad_norm(cm);
-		snprintf(name, sizeof name, "model_grad_norm_step%d", step);
+		snprintf(name, sizeof name, "%smodel_grad_norm_step%d", tag, step);
 		report(name, t, fabs(ng - nc) / nc, tol);
 		gpt2_update(&m, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, step);
 		cuda_model_update(cm, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, step);
 	}
 	const float *pg = cuda_model_params(cm);
+	snprintf(name, sizeof name, "%smodel_params_after_3_steps", tag);
 	if (pg)
-		check_rel("model_params_after_3_steps", t, pg, m.params_memory, m.num_params, tol);
+		check_rel(name, t, pg, m.params_memory, m.num_params, tol);
 	/* determinism: the same micro-batch twice, gradients compared bit for bit */
 	cuda_model_step(cm, in, tg, 1.0f, 0);
 	const float *g1 = cuda_model_grads(cm);
@@ -486,18 +505,21 @@ static void check_model(CkType t)
 		memcpy(keep, g1, m.num_params * 4);
 	cuda_model_step(cm, in, tg, 1.0f, 0);
 	const float *g2 = cuda_model_grads(cm);
-	report("model_deterministic", t, keep && g2 && memcmp(keep, g2, m.num_params * 4) == 0 ? 0.0 : 1.0, 0.0);
+	snprintf(name, sizeof name, "%smodel_deterministic", tag);
+	report(name, t, keep && g2 && memcmp(keep, g2, m.num_params * 4) == 0 ? 0.0 : 1.0, 0.0);
 	/* accumulation: two half-scaled steps equal one full step */
 	cuda_model_step(cm, in, tg, 0.5f, 0);
 	cuda_model_step(cm, in, tg, 0.5f, 1);
 	const float *g3 = cuda_model_grads(cm);
+	snprintf(name, sizeof name, "%smodel_grad_accumulate", tag);
 	if (g3 && keep)
-		check_rel("model_grad_accumulate", t, g3, keep, m.num_params, 1e-6);
+		check_rel(name, t, g3, keep, m.num_params, 1e-6);
 	/* logits of one short sequence */
 	const float *lg = cuda_model_logits(cm, in, 10);
 	gpt2_forward(&m, in, NULL, 1, 10);
+	snprintf(name, sizeof name, "%smodel_logits", tag);
 	if (lg)
-		check_rel("model_logits", t, lg, m.acts.logits + 9 * c.padded_vocab_size, c.padded_vocab_size,
+		check_rel(name, t, lg, m.acts.logits + 9 * c.padded_vocab_size, c.padded_vocab_size,
 			  t == CK_BF16 ? 2e-2 : 1e-4);
 	if (cuda_model_error(cm)[0]) {
 		printf("not ok model_%s: %s\n", tname(t), cuda_model_error(cm));
@@ -615,11 +637,14 @@ int main(int argc, char **argv)
 		check_attention(t, 2, 70, 96, 3);    /* hs 32, T not a multiple of 32 */
 		check_attention(t, 1, 130, 256, 2);  /* hs 128 */
 		check_attention(t, 2, 64, 128, 2);   /* hs 64 */
+		check_attention(t, 2, 200, 256, 4);  /* hs 64, T not a multiple of 64 */
 		check_gelu(t);
 		check_classifier(t, 20, 50257, 50304);
 		check_classifier(t, 7, 300, 384);
 		check_adamw(t);
-		check_model(t);
+		check_model(t, 4, 0);
+		if (t == CK_BF16) /* head size 64: the tensor-core attention */
+			check_model(t, 2, CUDA_MODEL_ATTN_TC);
 		check_infer(t);
 	}
 	ck_blas_destroy(h);
