@@ -396,8 +396,21 @@ void gpt2_backward(GPT2 *m, float grad_scale, int accumulate)
 	GPT2Acts a = m->acts;
 	GPT2Scratch s = m->scratch;
 
-	if (!accumulate)
-		gpt2_zero_grad(m);
+	/* With accumulate == 0 the matrix products write their weight and bias
+	 * gradients (the head writes dwte before the encoder adds to it); only
+	 * the small remaining tensors need zeroing. */
+	int acc = accumulate;
+	if (!acc) {
+		GPT2Params *z = &g;
+		size_t LC = (size_t)L * C;
+		memset(z->wpe, 0, (size_t)c->max_seq_len * C * sizeof(float));
+		memset(z->ln1w, 0, LC * sizeof(float));
+		memset(z->ln1b, 0, LC * sizeof(float));
+		memset(z->ln2w, 0, LC * sizeof(float));
+		memset(z->ln2b, 0, LC * sizeof(float));
+		memset(z->lnfw, 0, C * sizeof(float));
+		memset(z->lnfb, 0, C * sizeof(float));
+	}
 
 	/* d(mean loss)/d(loss[b,t]) = 1/BT; the probabilities become dlogits in place */
 	float *dlosses = s.dln; /* BT floats of scratch, free until the head's backward */
@@ -407,7 +420,7 @@ void gpt2_backward(GPT2 *m, float grad_scale, int accumulate)
 
 	/* head (tied to wte) and final LayerNorm */
 	memset(s.dln, 0, BTC * sizeof(float));
-	matmul_backward(s.dln, g.wte, NULL, a.logits, a.lnf, p.wte, B, T, C, Vp);
+	matmul_backward_ex(s.dln, g.wte, NULL, a.logits, a.lnf, p.wte, B, T, C, Vp, acc);
 	memset(s.dresidual, 0, BTC * sizeof(float));
 	const float *last = a.residual3 + (L - 1) * S * C;
 	layernorm_backward(s.dresidual, g.lnfw, g.lnfb, s.dln, last, p.lnfw, a.lnf_mean, a.lnf_rstd, B, T, C);
@@ -424,25 +437,25 @@ void gpt2_backward(GPT2 *m, float grad_scale, int accumulate)
 		/* residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))):
 		 * dresidual passes through unchanged to residual2 and feeds the MLP */
 		memset(s.dfch_gelu, 0, BT * 4 * C * sizeof(float));
-		matmul_backward(s.dfch_gelu, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C,
-				s.dresidual, fch_gelu, p.fcprojw + (size_t)l * 4 * C * C, B, T, 4 * C, C);
+		matmul_backward_ex(s.dfch_gelu, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C,
+				   s.dresidual, fch_gelu, p.fcprojw + (size_t)l * 4 * C * C, B, T, 4 * C, C, acc);
 		memset(s.dfch, 0, BT * 4 * C * sizeof(float));
 		gelu_backward(s.dfch, fch, s.dfch_gelu, BT * 4 * C);
 		memset(s.dln, 0, BTC * sizeof(float));
-		matmul_backward(s.dln, g.fcw + (size_t)l * 4 * C * C, g.fcb + l * 4 * C,
-				s.dfch, ln2, p.fcw + (size_t)l * 4 * C * C, B, T, C, 4 * C);
+		matmul_backward_ex(s.dln, g.fcw + (size_t)l * 4 * C * C, g.fcb + l * 4 * C,
+				   s.dfch, ln2, p.fcw + (size_t)l * 4 * C * C, B, T, C, 4 * C, acc);
 		layernorm_backward(s.dresidual, g.ln2w + l * C, g.ln2b + l * C, s.dln, residual2,
 				   p.ln2w + l * C, ln2_mean, ln2_rstd, B, T, C);
 
 		/* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
 		memset(s.datty, 0, BTC * sizeof(float));
-		matmul_backward(s.datty, g.attprojw + (size_t)l * C * C, g.attprojb + l * C,
-				s.dresidual, atty, p.attprojw + (size_t)l * C * C, B, T, C, C);
+		matmul_backward_ex(s.datty, g.attprojw + (size_t)l * C * C, g.attprojb + l * C,
+				   s.dresidual, atty, p.attprojw + (size_t)l * C * C, B, T, C, C, acc);
 		memset(s.dqkv, 0, BTC * 3 * sizeof(float));
 		attention_backward(s.dqkv, s.datt, s.datty, qkv, att, B, T, C, NH);
 		memset(s.dln, 0, BTC * sizeof(float));
-		matmul_backward(s.dln, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C,
-				s.dqkv, ln1, p.qkvw + (size_t)l * 3 * C * C, B, T, C, 3 * C);
+		matmul_backward_ex(s.dln, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C,
+				   s.dqkv, ln1, p.qkvw + (size_t)l * 3 * C * C, B, T, C, 3 * C, acc);
 		layernorm_backward(s.dresidual, g.ln1w + l * C, g.ln1b + l * C, s.dln, residual,
 				   p.ln1w + l * C, ln1_mean, ln1_rstd, B, T, C);
 	}

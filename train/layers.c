@@ -224,12 +224,15 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
 	sgemm_split_n(0, 1, N, OC, C, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
-/* dbias[o] += sum over positions of dout[., o]; threads split the columns. */
-static void bias_backward(float *dbias, const float *dout, int N, int OC)
+/* dbias[o] (+)= sum over positions of dout[., o]; threads split the columns. */
+static void bias_backward(float *dbias, const float *dout, int N, int OC, int accumulate)
 {
 	#pragma omp parallel for schedule(static)
 	for (int o0 = 0; o0 < OC; o0 += 128) {
 		int o1 = o0 + 128 < OC ? o0 + 128 : OC;
+		if (!accumulate)
+			for (int o = o0; o < o1; o++)
+				dbias[o] = 0.0f;
 		for (int bt = 0; bt < N; bt++) {
 			const float *d = dout + (size_t)bt * OC;
 			#pragma omp simd
@@ -267,16 +270,23 @@ void matmul_backward_ref(float *dinp, float *dweight, float *dbias, const float 
 	}
 }
 
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-		     const float *inp, const float *weight, int B, int T, int C, int OC)
+void matmul_backward_ex(float *dinp, float *dweight, float *dbias, const float *dout,
+			const float *inp, const float *weight, int B, int T, int C, int OC,
+			int accumulate)
 {
 	int N = B * T;
 	if (dinp) /* dinp (N,C) += dout (N,OC) @ weight (OC,C) */
 		sgemm_split_n(0, 0, N, C, OC, dout, OC, weight, C, 1.0f, dinp, C);
-	/* dweight (OC,C) += dout^T (OC,N) @ inp (N,C) */
-	sgemm_split_n(1, 0, OC, C, N, dout, OC, inp, C, 1.0f, dweight, C);
+	/* dweight (OC,C) (+)= dout^T (OC,N) @ inp (N,C) */
+	sgemm_split_n(1, 0, OC, C, N, dout, OC, inp, C, accumulate ? 1.0f : 0.0f, dweight, C);
 	if (dbias)
-		bias_backward(dbias, dout, N, OC);
+		bias_backward(dbias, dout, N, OC, accumulate);
+}
+
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+		     const float *inp, const float *weight, int B, int T, int C, int OC)
+{
+	matmul_backward_ex(dinp, dweight, dbias, dout, inp, weight, B, T, C, OC, 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -37,6 +37,12 @@ void matmul_forward_ref(float *out, const float *inp, const float *weight, const
 /* dinp may be NULL (not needed); dbias may be NULL (no bias). */
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
 		     const float *inp, const float *weight, int B, int T, int C, int OC);
+/* The same, but with accumulate == 0 it writes dweight and dbias instead of
+ * adding to them (the first micro-batch of a step: nothing to zero first,
+ * and sgemm need not read the old gradient). dinp is always added to. */
+void matmul_backward_ex(float *dinp, float *dweight, float *dbias, const float *dout,
+			const float *inp, const float *weight, int B, int T, int C, int OC,
+			int accumulate);
 void matmul_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
 			 const float *inp, const float *weight, int B, int T, int C, int OC);
 

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Training on the CPU: gpt-train's step beside PyTorch's same step, on the
+# same machine in the same run, with 2 threads: GPT-2 124M (-m d12) and
+# L=6 H=6 C=384, both at B=4 T=64 on Tiny Shakespeare (GPT-2 tokens).
+# Each figure is the median step time (first step dropped) of a run; runs
+# alternate between the two programs, and the medians of $RUNS runs are
+# reported with their range, to show how noisy the machine was.
+#   sh bench/train.sh        RUNS=3 STEPS=6 by default
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+RUNS=${RUNS:-3}
+STEPS=${STEPS:-6}
+J=2
+venv torch numpy || { echo "train: skipped: cannot install torch into .venv"; exit 0; }
+tok-encode -e gpt2 data/tinyshakespeare.txt >"$T/shak.tok" || exit 1
+TV=$($PY -c 'import torch; print(torch.__version__)')
+
+# median of the numbers on stdin
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+for cfg in "d12 (124M)|-m d12|12 12 768" "L6 H6 C384 (30M)|--layers 6 --heads 6 --channels 384|6 6 384"; do
+	name=${cfg%%|*}; rest=${cfg#*|}; opts=${rest%%|*}; shape=${rest#*|}
+	: >"$T/g"; : >"$T/t"; : >"$T/gm"; : >"$T/tm"
+	for r in $(seq "$RUNS"); do
+		rm -rf "$T/run"
+		/usr/bin/time -f %M -o "$T/rss" gpt-train -o "$T/run" -q -j $J $opts -b 4 -t 64 \
+			--steps "$STEPS" "$T/shak.tok" || exit 1
+		awk '$2 == "train" && $1 > 1 { print $6 }' "$T/run/log.txt" | median >>"$T/g"
+		echo $(( $(cat "$T/rss") / 1024 )) >>"$T/gm"
+		OMP_NUM_THREADS=$J $PY bench/train_torch.py "$T/shak.tok" $shape 4 64 "$STEPS" $J >"$T/tl" || exit 1
+		awk 'NF == 3 && $1 > 1 { print $2 }' "$T/tl" | median >>"$T/t"
+		awk '/^peak_rss_mb/ { print $2 }' "$T/tl" >>"$T/tm"
+	done
+	g=$(median <"$T/g"); t=$(median <"$T/t"); gm=$(median <"$T/gm"); tm=$(median <"$T/tm")
+	grange=$(sort -n "$T/g" | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.0f-%.0f", a, b }')
+	trange=$(sort -n "$T/t" | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.0f-%.0f", a, b }')
+	awk -v n="$name" -v g="$g" -v t="$t" -v gm="$gm" -v tm="$tm" -v gr="$grange" -v tr="$trange" \
+		-v tv="$TV" -v runs="$RUNS" 'BEGIN {
+		printf "%s B=4 T=64, 2 threads: gpt-train %.0f ms/step (%.0f tok/s, peak %d MB) | PyTorch %s %.0f ms/step (%.0f tok/s, peak %d MB) | PyTorch/gpt-train %.2fx | %d runs, ranges %s and %s ms\n",
+			n, g, 256000 / g, gm, tv, t, 256000 / t, tm, t / g, runs, gr, tr }'
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
