@@ -215,6 +215,193 @@ static void test_attention_algorithm(void)
 	free(inp); free(out); free(ref); free(att); free(lse); free(dout); free(d1); free(d2); free(datt);
 }
 
+static float bf16r(float f)
+{
+	return ck_bits_f32((uint32_t)ck_bf16_stochastic(f, 0x8000u - 1u + ((ck_f32_bits(f) >> 16) & 1u)) << 16);
+}
+
+/* The tensor-core kernels' control flow (cuda_attention_tc.cu): blocks of 64
+ * rows, warps of 16, tiles of 64 keys or queries, the warp-level skips, and
+ * bf16 rounding of P and dS before their products.  hs is 64 there; the
+ * emulation takes any hs. */
+static void emu_tc_forward(float *out, float *lse, const float *inp, int B, int T, int C, int NH)
+{
+	int hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	float *O = malloc(64 * hs * sizeof(float)), S[64], P[64], ms[64], ls[64];
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++)
+			for (int q0 = 0; q0 < T; q0 += 64) {
+				int last_t = T - 1 < q0 + 63 ? T - 1 : q0 + 63, nkeys = last_t + 1;
+				memset(O, 0, 64 * hs * sizeof(float));
+				for (int r = 0; r < 64; r++) {
+					ms[r] = -INFINITY;
+					ls[r] = 0.0f;
+				}
+				for (int s0 = 0; s0 < nkeys; s0 += 64)
+					for (int w = 0; w < 4; w++) {
+						int wfirst = q0 + w * 16;
+						if (wfirst >= T || s0 > wfirst + 15)
+							continue;
+						for (int r = 0; r < 16; r++) {
+							int row = w * 16 + r, t = q0 + row;
+							float mx = -INFINITY;
+							for (int c = 0; c < 64; c++) {
+								int s = s0 + c;
+								S[c] = -INFINITY;
+								if (t < T && s <= t && s < nkeys) {
+									float d = 0.0f;
+									for (int i = 0; i < hs; i++)
+										d += inp[((size_t)b * T + t) * C3 + h * hs + i] *
+										     inp[((size_t)b * T + s) * C3 + C + h * hs + i];
+									S[c] = d * scale;
+								}
+								mx = fmaxf(mx, S[c]);
+							}
+							float mn = fmaxf(ms[row], mx), corr = 1.0f, ps = 0.0f;
+							for (int c = 0; c < 64; c++)
+								P[c] = 0.0f;
+							if (mn != -INFINITY) {
+								corr = ck_softmax_rescale(ms[row], mn);
+								for (int c = 0; c < 64; c++)
+									P[c] = S[c] == -INFINITY ? 0.0f : expf(S[c] - mn);
+							}
+							for (int c = 0; c < 64; c++)
+								ps += P[c];
+							ms[row] = mn;
+							ls[row] = ls[row] * corr + ps;
+							for (int i = 0; i < hs; i++) {
+								float acc = O[row * hs + i] * corr;
+								for (int c = 0; c < 64 && s0 + c < nkeys; c++)
+									acc += bf16r(P[c]) * inp[((size_t)b * T + s0 + c) * C3 + 2 * C + h * hs + i];
+								O[row * hs + i] = acc;
+							}
+						}
+					}
+				for (int row = 0; row < 64 && q0 + row < T; row++) {
+					int t = q0 + row;
+					for (int i = 0; i < hs; i++)
+						out[((size_t)b * T + t) * C + h * hs + i] = O[row * hs + i] / ls[row];
+					lse[((size_t)b * NH + h) * T + t] = ms[row] + logf(ls[row]);
+				}
+			}
+	free(O);
+}
+
+static void emu_tc_backward(float *dinp, const float *dout, const float *inp, const float *out, const float *lse,
+			    int B, int T, int C, int NH)
+{
+	int hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	float *D = malloc((size_t)T * sizeof(float));
+#define Q(t, i) inp[((size_t)b * T + (t)) * C3 + h * hs + (i)]
+#define KK(s, i) inp[((size_t)b * T + (s)) * C3 + C + h * hs + (i)]
+#define VV(s, i) inp[((size_t)b * T + (s)) * C3 + 2 * C + h * hs + (i)]
+#define DO(t, i) dout[((size_t)b * T + (t)) * C + h * hs + (i)]
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			const float *L = lse + ((size_t)b * NH + h) * T;
+			for (int t = 0; t < T; t++) {
+				float s = 0.0f;
+				for (int i = 0; i < hs; i++)
+					s += DO(t, i) * out[((size_t)b * T + t) * C + h * hs + i];
+				D[t] = s;
+			}
+			/* dq: blocks of 64 queries, tiles of 64 keys */
+			for (int q0 = 0; q0 < T; q0 += 64) {
+				int nkeys = T < q0 + 64 ? T : q0 + 64;
+				for (int s0 = 0; s0 < nkeys; s0 += 64)
+					for (int w = 0; w < 4; w++) {
+						int wfirst = q0 + w * 16;
+						if (wfirst >= T || s0 > wfirst + 15)
+							continue;
+						for (int r = 0; r < 16; r++) {
+							int t = wfirst + r;
+							for (int c = 0; c < 64; c++) {
+								int s = s0 + c;
+								if (!(t < T && s <= t))
+									continue;
+								float x = 0.0f, dp = 0.0f;
+								for (int i = 0; i < hs; i++) {
+									x += Q(t, i) * KK(s, i);
+									dp += DO(t, i) * VV(s, i);
+								}
+								float ds = bf16r(expf(x * scale - L[t]) * (dp - D[t]));
+								for (int i = 0; i < hs; i++)
+									dinp[((size_t)b * T + t) * C3 + h * hs + i] += ds * KK(s, i) * scale;
+							}
+						}
+					}
+			}
+			/* dk, dv: blocks of 64 keys, tiles of 64 queries from the block's first key */
+			for (int k0 = 0; k0 < T; k0 += 64)
+				for (int t0 = k0; t0 < T; t0 += 64)
+					for (int w = 0; w < 4; w++) {
+						int wfirst = k0 + w * 16;
+						if (wfirst >= T || t0 + 63 < wfirst)
+							continue;
+						for (int r = 0; r < 16; r++) {
+							int s = wfirst + r;
+							for (int c = 0; c < 64; c++) {
+								int t = t0 + c;
+								if (!(s < T && t < T && t >= s))
+									continue;
+								float x = 0.0f, dp = 0.0f;
+								for (int i = 0; i < hs; i++) {
+									x += Q(t, i) * KK(s, i);
+									dp += DO(t, i) * VV(s, i);
+								}
+								float p = expf(x * scale - L[t]), ds = p * (dp - D[t]);
+								float pb = bf16r(p), dsb = bf16r(ds);
+								for (int i = 0; i < hs; i++) {
+									dinp[((size_t)b * T + s) * C3 + 2 * C + h * hs + i] += pb * DO(t, i);
+									dinp[((size_t)b * T + s) * C3 + C + h * hs + i] += dsb * Q(t, i) * scale;
+								}
+							}
+						}
+					}
+		}
+#undef Q
+#undef KK
+#undef VV
+#undef DO
+	free(D);
+}
+
+static double rel_l2(const float *a, const float *b, size_t n)
+{
+	double num = 0, den = 0;
+	for (size_t i = 0; i < n; i++) {
+		num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		den += (double)b[i] * b[i];
+	}
+	return sqrt(num / den);
+}
+
+static void test_tc_attention_algorithm(void)
+{
+	int B = 1, T = 150, C = 32, NH = 2; /* T: two full tiles and a partial one */
+	size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+	float *inp = malloc(nq * 4), *out = malloc(no * 4), *ref = malloc(no * 4), *att = malloc(na * 4);
+	float *lse = malloc((size_t)B * NH * T * 4), *dout = malloc(no * 4), *d1 = calloc(nq, 4), *d2 = calloc(nq, 4);
+	float *datt = malloc(na * 4);
+	Rng r;
+	rng_seed(&r, 13);
+	for (size_t i = 0; i < nq; i++)
+		inp[i] = rng_normal(&r);
+	for (size_t i = 0; i < no; i++)
+		dout[i] = rng_normal(&r);
+	attention_forward_ref(ref, att, inp, B, T, C, NH);
+	emu_tc_forward(out, lse, inp, B, T, C, NH);
+	double ef = rel_l2(out, ref, no);
+	CHECK(ef < 5e-3, "tc_forward_tiles_and_masks");
+	attention_backward_ref(d1, datt, dout, inp, att, B, T, C, NH);
+	emu_tc_backward(d2, dout, inp, ref, lse, B, T, C, NH);
+	double eb = rel_l2(d2, d1, nq);
+	CHECK(eb < 1e-2, "tc_backward_tiles_and_masks");
+	free(inp); free(out); free(ref); free(att); free(lse); free(dout); free(d1); free(d2); free(datt);
+}
+
 /* The classifier kernel's online softmax: 512 strided threads, warps of 32
  * merged by xor-shuffle pairs, then warps merged in order. */
 static void test_classifier_algorithm(void)
@@ -341,6 +528,7 @@ int main(void)
 	gpt2_set_threads(1);
 	test_stochastic_rounding();
 	test_attention_algorithm();
+	test_tc_attention_algorithm();
 	test_classifier_algorithm();
 	test_gelu_adamw();
 	test_buckets();
