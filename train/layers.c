@@ -176,25 +176,35 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 /* ------------------------------------------------------------------------ */
 /* Matrix products */
 
-/* C (M x N, row-major, ldc) = op(A) op(B) + beta C, with the N columns split
- * among the OpenMP threads, each calling single-threaded OpenBLAS on its own
- * block.  OpenBLAS's own (pthread) threads stay off: two thread pools that
- * busy-wait for each other on two cores cost more than they gain.  The K
- * sum is never split, so every output element is computed whole by one call. */
-static void sgemm_split_n(int transa, int transb, int M, int N, int K,
-			  const float *A, int lda, const float *Bm, int ldb, float beta,
-			  float *C, int ldc)
+/* C (M x N, row-major, ldc) = op(A) op(B) + beta C, with the rows or the
+ * columns of C split among the OpenMP threads, each calling single-threaded
+ * OpenBLAS on its own block.  OpenBLAS's own (pthread) threads stay off: two
+ * thread pools that wait for each other on two cores cost more than they
+ * gain.  Each thread packs the whole of the operand it does not split, so
+ * the larger of M and N is split (the head's dwte: 50304 rows of C, packing
+ * the 256-row activation twice rather than the 50304-row gradient).  The K
+ * sum is never split: every output element comes whole from one call, so
+ * the result does not depend on the number of threads. */
+static void sgemm_split(int transa, int transb, int M, int N, int K,
+			const float *A, int lda, const float *Bm, int ldb, float beta,
+			float *C, int ldc)
 {
+	CBLAS_TRANSPOSE ta = transa ? CblasTrans : CblasNoTrans, tb = transb ? CblasTrans : CblasNoTrans;
+	int split_m = M > N;
+	int D = split_m ? M : N;
 	#pragma omp parallel
 	{
 		int nt = omp_get_num_threads(), id = omp_get_thread_num();
-		int chunk = ((N + nt - 1) / nt + 15) / 16 * 16;
-		int n0 = id * chunk, n1 = n0 + chunk < N ? n0 + chunk : N;
-		if (n0 < n1) {
-			const float *b = transb ? Bm + (size_t)n0 * ldb : Bm + n0;
-			cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans,
-				    transb ? CblasTrans : CblasNoTrans, M, n1 - n0, K, 1.0f,
-				    A, lda, b, ldb, beta, C + n0, ldc);
+		int chunk = ((D + nt - 1) / nt + 15) / 16 * 16;
+		int d0 = id * chunk, d1 = d0 + chunk < D ? d0 + chunk : D;
+		if (d0 < d1 && split_m) {
+			const float *a = transa ? A + d0 : A + (size_t)d0 * lda;
+			cblas_sgemm(CblasRowMajor, ta, tb, d1 - d0, N, K, 1.0f, a, lda, Bm, ldb,
+				    beta, C + (size_t)d0 * ldc, ldc);
+		} else if (d0 < d1) {
+			const float *b = transb ? Bm + (size_t)d0 * ldb : Bm + d0;
+			cblas_sgemm(CblasRowMajor, ta, tb, M, d1 - d0, K, 1.0f, A, lda, b, ldb,
+				    beta, C + d0, ldc);
 		}
 	}
 }
@@ -221,7 +231,7 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
 		for (int bt = 0; bt < N; bt++)
 			memcpy(out + (size_t)bt * OC, bias, (size_t)OC * sizeof(float));
 	}
-	sgemm_split_n(0, 1, N, OC, C, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
+	sgemm_split(0, 1, N, OC, C, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
 /* dbias[o] (+)= sum over positions of dout[., o]; threads split the columns. */
@@ -276,9 +286,9 @@ void matmul_backward_ex(float *dinp, float *dweight, float *dbias, const float *
 {
 	int N = B * T;
 	if (dinp) /* dinp (N,C) += dout (N,OC) @ weight (OC,C) */
-		sgemm_split_n(0, 0, N, C, OC, dout, OC, weight, C, 1.0f, dinp, C);
+		sgemm_split(0, 0, N, C, OC, dout, OC, weight, C, 1.0f, dinp, C);
 	/* dweight (OC,C) (+)= dout^T (OC,N) @ inp (N,C) */
-	sgemm_split_n(1, 0, OC, C, N, dout, OC, inp, C, accumulate ? 1.0f : 0.0f, dweight, C);
+	sgemm_split(1, 0, OC, C, N, dout, OC, inp, C, accumulate ? 1.0f : 0.0f, dweight, C);
 	if (dbias)
 		bias_backward(dbias, dout, N, OC, accumulate);
 }
