@@ -17,9 +17,16 @@
  * plain arithmetic that gcc turns into AVX code inside `omp simd` loops. */
 
 /* exp(x), relative error about 2e-7 over the float range (Cephes' expf). */
+/* fminf/fmaxf are library calls (NaN rules) that stop vectorisation */
+static inline float clampf(float x, float lo, float hi)
+{
+	x = x < lo ? lo : x;
+	return x > hi ? hi : x;
+}
+
 static inline float vexp(float x)
 {
-	x = fminf(fmaxf(x, -87.33654f), 88.72283f);
+	x = clampf(x, -87.33654f, 88.72283f);
 	float n = floorf(x * 1.44269504088896341f + 0.5f);
 	float r = x - n * 0.693359375f;
 	r = r + n * 2.12194440e-4f;
@@ -38,7 +45,7 @@ static inline float vexp(float x)
 static inline float vtanh(float x)
 {
 	const float clamp = 7.90531110763549805f;
-	float xc = fminf(fmaxf(x, -clamp), clamp);
+	float xc = clampf(x, -clamp, clamp);
 	float x2 = xc * xc;
 	float p = -2.76076847742355e-16f;
 	p = p * x2 + 2.00018790482477e-13f;
@@ -517,7 +524,7 @@ void softmax_crossentropy_forward(float *probs, float *losses, const float *logi
 		float maxv = -INFINITY;
 		#pragma omp simd reduction(max:maxv)
 		for (int i = 0; i < V; i++)
-			maxv = fmaxf(maxv, x[i]);
+			maxv = x[i] > maxv ? x[i] : maxv;
 		float xt = targets ? x[targets[bt]] : 0.0f;
 		float sum = 0.0f;
 		#pragma omp simd reduction(+:sum)
