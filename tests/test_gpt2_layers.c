@@ -160,5 +160,10 @@ int main(void)
 	size_t np = gpt2_num_params(&cfg);
 	CHECK(memcmp(grads[0], grads[1], np * 4) == 0 && memcmp(params[0], params[1], np * 4) == 0,
 	      "1 and 2 threads give the same bytes");
+	void *all[] = { inp, w, bias, o1, o2, dout, di1, di2, dw1, dw2, db1, db2, qkv, a1, a2, att1, att2,
+			da, dq1, dq2, datt, x, g, dx, ones, lg, losses, tg, in, tgt, grads[0], grads[1],
+			params[0], params[1] };
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		free(all[i]);
 	return test_done();
 }
