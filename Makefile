@@ -86,11 +86,16 @@ LIBGPTKIT := $(BUILD)/libgptkit.a
 all: deps $(PROGRAMS:%=$(BIN)/%)
 build: $(PROGRAMS:%=$(BIN)/%)
 
-$(BUILD)/%.o: %.c | $(GEN_HDRS)
+# Objects are rebuilt when the compiler flags change (CUDA on or off, MARCH, ...).
+FLAGS_STAMP := $(BUILD)/flags.stamp
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(NVCC) $(NVCCFLAGS)
+$(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP) | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.cu
+$(BUILD)/%.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Ilib -Itok -Itrain -Isample -c $< -o $@
 
