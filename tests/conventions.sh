@@ -20,9 +20,11 @@ for p in $progs; do
 		if [ -z "$lint" ]; then ok "$p-man-lint"; else fail "$p-man-lint" "$(echo "$lint" | head -3 | tr '\n' ' ')"; fi
 	fi
 	# every long option in --help is documented in the man page
+	# (man(7) writes \-\-name, mdoc(7) Fl -name or Fl x , -name)
+	sed 's/\\-/-/g' "$man" >"$T/man.txt"
 	missing=
 	for o in $(grep -o -- '--[a-z][a-z0-9-]*' "$T/help" | sort -u); do
-		grep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')\|$o\|Fl ${o#-}\( \|$\)" "$man" || missing="$missing $o"
+		grep -q -E -- "(--|Fl -|, -)${o#--}([^a-z0-9-]|\$)" "$T/man.txt" || missing="$missing $o"
 	done
 	if [ -z "$missing" ]; then ok "$p-man-options"; else fail "$p-man-options" "not in man/$p.1:$missing"; fi
 done
