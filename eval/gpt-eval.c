@@ -66,9 +66,10 @@ static int run_task(GPT2 *m, const char *path, const char *enc, int harness, lon
 	if (!tok)
 		die_err(&e);
 	McExample *ex;
-	size_t n;
-	if (mc_read(path, tok, &ex, &n, &e))
+	size_t n, all;
+	if (mc_read(path, tok, &ex, &all, &e))
 		die_err(&e);
+	n = all;
 	if (limit > 0 && (size_t)limit < n)
 		n = (size_t)limit;
 	if (n == 0)
@@ -106,8 +107,9 @@ static int run_task(GPT2 *m, const char *path, const char *enc, int harness, lon
 	else
 		printf("hellaswag: %zu examples  acc %.4f  acc_norm %.4f%s\n", n, (double)acc / n, (double)acc_norm / n,
 		       harness ? " (harness: per character)" : "");
-	mc_free(ex, n);
+	mc_free(ex, all);
 	tok_free(tok);
+	gpt2_free(m);
 	return 0;
 }
 
