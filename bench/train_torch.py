@@ -74,7 +74,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(list(P.values()), 1.0)
         opt.step()
         ms = (time.perf_counter() - t0) * 1000
-        print(f"{step + 1} {ms:.1f} {float(loss):.4f}", flush=True)
+        print(f"{step + 1} {ms:.1f} {loss.item():.4f}", flush=True)
     print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 

@@ -27,7 +27,8 @@ static inline float clampf(float x, float lo, float hi)
 static inline float vexp(float x)
 {
 	x = clampf(x, -87.33654f, 88.72283f);
-	float n = floorf(x * 1.44269504088896341f + 0.5f);
+	/* floor by truncation of a positive number (floorf is a call here) */
+	float n = (float)((int)(x * 1.44269504088896341f + 0.5f + 128.0f) - 128);
 	float r = x - n * 0.693359375f;
 	r = r + n * 2.12194440e-4f;
 	float p = 1.9875691500e-4f;
@@ -37,7 +38,8 @@ static inline float vexp(float x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
-	union { int i; float f; } s = { .i = ((int)n + 127) << 23 };
+	union { int i; float f; } s; /* no initialiser: its memset would stop vectorisation */
+	s.i = ((int)n + 127) << 23;
 	return p * s.f;
 }
 
