@@ -8,6 +8,11 @@
 
 /* Rows per block: four weight streams in flight per thread. */
 #define ROWS 4
+/* Software prefetch PF rows ahead of each stream: the hardware prefetcher
+ * alone leaves bandwidth unused (bf16 rows by a third, measured). */
+#ifndef PF
+#define PF 8
+#endif
 
 KernelLevel kern_detect(void)
 {
@@ -101,6 +106,10 @@ static void matvec_f32_avx512(float *out, const float *x, const float *W, const 
 			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 			int i = 0;
 			for (; i + 16 <= C; i += 16) {
+				_mm_prefetch((const char *)(w0 + i + PF * C), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w1 + i + PF * C), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w2 + i + PF * C), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w3 + i + PF * C), _MM_HINT_T0);
 				__m512 xv = _mm512_loadu_ps(x + i);
 				a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + i), xv, a0);
 				a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w1 + i), xv, a1);
@@ -162,6 +171,8 @@ static void matvec_bf16_avx512(float *out, const float *x, const uint16_t *W, co
 			__m512 a0 = _mm512_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;
 			int i = 0;
 			for (; i + 32 <= C; i += 32) {
+				_mm_prefetch((const char *)(w0 + i + PF * C), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w1 + i + PF * C), _MM_HINT_T0);
 				__m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
 				a0 = _mm512_fmadd_ps(widen16(w0 + i), x0, a0);
 				c0 = _mm512_fmadd_ps(widen16(w0 + i + 16), x1, c0);
@@ -199,6 +210,10 @@ static void matvec_bf16_dp(float *out, const uint16_t *xs, const uint16_t *W, co
 			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 			int i = 0;
 			for (; i + 32 <= C; i += 32) {
+				_mm_prefetch((const char *)(w0 + i + PF * C), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w1 + i + PF * C), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w2 + i + PF * C), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w3 + i + PF * C), _MM_HINT_T0);
 				__m512bh xv = (__m512bh)_mm512_loadu_si512(xs + i);
 				a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(w0 + i), xv);
 				a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(w1 + i), xv);
