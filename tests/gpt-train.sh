@@ -76,6 +76,15 @@ lrs=$(awk '$2 == "train" { printf "%s ", $4 }' w/log.txt)
 echo "$lrs" | awk '{ exit !($1 == 2.5e-04 && $4 == 1.0e-03 && $5 == $4 && $6 < $5 && $10 < $9) }' && ok "warm-up then linear decay" ||
 	fail "warm-up then linear decay" "$lrs"
 
+gpt-train -o c $SMALL --steps 3 --lr-schedule constant --lr 1e-3 data.tok
+[ "$(awk '$2 == "train" { print $4 }' c/log.txt | sort -u)" = "1.000000e-03" ] && ok "constant schedule" ||
+	fail "constant schedule" "$(awk '$2 == "train" { printf "%s ", $4 }' c/log.txt)"
+gpt-train -o seed2 $SMALL --lr 2e-3 --steps 12 --checkpoint-every 3 --keep 2 --val val.tok --eval-every 4 --seed 7 data.tok
+cmp -s a/model_00000012.bin seed2/model_00000012.bin && fail "--seed changes the model" "same bytes" || ok "--seed changes the model"
+gpt-train -o prog --layers 2 --heads 2 --channels 32 --context 64 -b 4 -t 32 -j 2 --steps 3 --progress data.tok 2>prog.err
+grep -q 'step 3/3 (100%).*loss .*tok/s' prog.err && ok "--progress shows step/total, loss, tokens/s" ||
+	fail "--progress" "$(tr '\r' '\n' <prog.err | tail -2)"
+
 # ---- resume after SIGKILL at a random step: same bytes as the uninterrupted run
 R="$SMALL --steps 40 --checkpoint-every 1 --keep 3"
 gpt-train -o full $R data.tok

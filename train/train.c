@@ -543,6 +543,7 @@ int train_run(const TrainOptions *o, volatile sig_atomic_t *stop, Error *e)
 	progress_init(&prog, "step", (uint64_t)r->total_steps, o->quiet ? PROGRESS_QUIET : o->progress_mode);
 	long long step = r->st.step;
 	float val_loss = -1;
+	char extra[96] = "";
 	while (step < r->total_steps && !*stop) {
 		double t0 = io_now();
 		float lr = train_lr(&r->eff, step, r->total_steps), loss = 0;
@@ -560,7 +561,6 @@ int train_run(const TrainOptions *o, volatile sig_atomic_t *stop, Error *e)
 		double tps = r->eff.batch_tokens / (ms / 1000.0);
 		fprintf(r->log, "%lld train %.6f %.6e %.6f %.1f %.0f\n", step, loss, lr, norm, ms, tps);
 		fflush(r->log);
-		char extra[96];
 		snprintf(extra, sizeof extra, "loss %.4f  %.0f tok/s", loss, tps);
 		progress_update(&prog, (uint64_t)step, extra);
 		if (have_val && ((o->eval_every > 0 && step % o->eval_every == 0) || step == r->total_steps)) {
@@ -592,7 +592,7 @@ int train_run(const TrainOptions *o, volatile sig_atomic_t *stop, Error *e)
 		else
 			rc = (int)*stop;
 	}
-	progress_done(&prog, (uint64_t)step, NULL);
+	progress_done(&prog, (uint64_t)step, extra[0] ? extra : NULL);
 	teardown(r);
 	return rc;
 }
