@@ -44,6 +44,8 @@ for v in $SIZES; do
 		"| tok-train $(echo "$hs $ts" | awk '{ printf "%.1f", $1 / $2 }')x faster, $(echo "$hm $tm" | awk '{ printf "%.1f", $1 / $2 }')x less memory" \
 		"| runs: ours $(cut -d' ' -f1 "$W/ours" | tr '\n' ' ')hf $(cut -d' ' -f1 "$W/hf" | tr '\n' ' ')"
 	echo "vocab $v overlap: $("$PY" tests/tok_train_hf.py overlap "$W/ours.tok.json" "$W/hf.json" | tr '\n' ' ')"
+	"$BIN/tok-train" -q -j 2 -v "$v" --tie-order hf -f hf -o "$W/hft.tok" $C/corpus.txt
+	echo "vocab $v overlap with --tie-order hf: $("$PY" tests/tok_train_hf.py overlap "$W/hft.tok.json" "$W/hf.json" | tr '\n' ' ')"
 	: >"$W/one"
 	timed "$W/one" "$BIN/tok-train" -q -j 1 -v "$v" -o "$W/one.tok" $C/corpus.txt
 	echo "vocab $v: tok-train -j 1 $(cut -d' ' -f1 "$W/one")s"

@@ -269,7 +269,7 @@ static int64_t tmap_find(const Trainer *t, const BpeVocab *v, const uint8_t *s, 
 }
 
 /* The token a + b: an existing one with the same bytes, or a new one. */
-static int64_t token_for(Trainer *t, BpeVocab *v, uint32_t a, uint32_t b, uint32_t cap, Error *e)
+static int64_t token_for(Trainer *t, BpeVocab *v, uint32_t a, uint32_t b, uint32_t *cap, Error *e)
 {
 	uint32_t n = v->len[a] + v->len[b];
 	uint8_t *s = malloc(n);
@@ -282,9 +282,18 @@ static int64_t token_for(Trainer *t, BpeVocab *v, uint32_t a, uint32_t b, uint32
 		free(s);
 		return old;
 	}
-	if (v->n_tokens >= cap) {
-		free(s);
-		return err_set(e, "internal error: vocabulary overflow");
+	if (v->n_tokens == *cap) {
+		uint32_t nc = *cap * 2;
+		uint8_t **nt = realloc(v->tok, (size_t)nc * sizeof *nt);
+		uint32_t *nl = nt ? realloc(v->len, (size_t)nc * sizeof *nl) : NULL;
+		if (nt)
+			v->tok = nt;
+		if (!nl) {
+			free(s);
+			return err_set(e, "out of memory (%u tokens)", v->n_tokens);
+		}
+		v->len = nl;
+		*cap = nc;
 	}
 	uint32_t id = v->n_tokens++;
 	v->tok[id] = s;
@@ -559,8 +568,9 @@ int bpe_train(const PieceTable *pt, const TrainOpts *o, BpeVocab *v, Error *e)
 	uint64_t minf = o->min_frequency ? o->min_frequency : 1;
 	size_t capm = 0;
 	*v = (BpeVocab){ 0 };
-	v->tok = calloc(target, sizeof *v->tok);
-	v->len = calloc(target, sizeof *v->len);
+	uint32_t capt = target < 4096 ? target : 4096;
+	v->tok = calloc(capt, sizeof *v->tok);
+	v->len = calloc(capt, sizeof *v->len);
 	if (!v->tok || !v->len) {
 		err_set(e, "out of memory");
 		goto fail;
@@ -592,7 +602,7 @@ int bpe_train(const PieceTable *pt, const TrainOpts *o, BpeVocab *v, Error *e)
 		if (top.count < minf)
 			break;
 		uint32_t a = p->a, b = p->b;
-		int64_t z = token_for(&t, v, a, b, target, e);
+		int64_t z = token_for(&t, v, a, b, &capt, e);
 		if (z < 0)
 			goto fail;
 		if (v->n_merges == capm) {
