@@ -57,6 +57,8 @@ rc=$?
 gpt-train -o b $SMALL --lr 2e-3 --steps 12 --checkpoint-every 3 --keep 2 --val val.tok --eval-every 4 data.tok
 same_file "same command, same model bytes" a/model_00000012.bin b/model_00000012.bin
 same_file "same command, same state bytes" a/state_00000012.bin b/state_00000012.bin
+gpt-train -o j1 --layers 2 --heads 2 --channels 32 --context 64 -b 4 -t 32 -j 1 -q --lr 2e-3 --steps 12 --checkpoint-every 3 --keep 2 --val val.tok --eval-every 4 data.tok
+same_file "1 thread gives the bytes of 2 threads" a/model_00000012.bin j1/model_00000012.bin
 n=$(ls a | grep -c '^model_')
 [ "$n" -eq 2 ] && ok "--keep 2 keeps two checkpoints" || fail "--keep 2 keeps two checkpoints" "$(ls a | tr '\n' ' ')"
 [ -f a/model_00000009.bin ] && [ -f a/state_00000009.bin ] && ok "checkpoint every 3 steps" ||
