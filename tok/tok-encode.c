@@ -116,8 +116,8 @@ static int encode_block(Enc *c, const uint8_t *s, size_t len, uint64_t base, con
  * cut (a line end with --eot-lines), carry the rest over. */
 static int encode_file(Enc *c, const char *path, Error *e)
 {
-	const char *name = io_display_name(path);
-	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	const char *name = io_display_name(path); /* path NULL: stdin, unnamed */
+	int fd = !path || strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_errno(e, "%s", path);
 	size_t block = (size_t)(c->threads > 1 ? c->threads : 1) << 22;
@@ -183,7 +183,7 @@ static int encode_file(Enc *c, const char *path, Error *e)
 			goto out;
 	}
 	if (c->count)
-		fprintf(c->out, "%8zu%s%s\n", c->total - before, fd ? " " : "", fd ? path : "");
+		fprintf(c->out, "%8zu%s%s\n", c->total - before, path ? " " : "", path ? path : "");
 	if (c->text && c->mid_line) {
 		fputc('\n', c->out);
 		c->mid_line = 0;
@@ -314,7 +314,7 @@ int main(int argc, char **argv)
 	}
 	int nfiles = argc - optind;
 	for (int i = optind; i < argc || (nfiles == 0 && i == optind); i++)
-		if (encode_file(&c, nfiles ? argv[i] : "-", &e))
+		if (encode_file(&c, nfiles ? argv[i] : NULL, &e))
 			goto fail;
 	if (c.count && nfiles > 1)
 		fprintf(c.out, "%8zu total\n", c.total);
