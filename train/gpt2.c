@@ -12,6 +12,8 @@
 
 char *openblas_get_corename(void);
 
+#define NORM_CHUNK ((size_t)1 << 16) /* gpt2_grad_norm's fixed chunks */
+
 const char *const gpt2_param_names[GPT2_NUM_PARAM_TENSORS] = {
 	"wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
 	"ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb",
@@ -263,7 +265,8 @@ int gpt2_alloc_train(GPT2 *m, Error *e)
 	m->grads_memory = calloc(n, sizeof(float));
 	m->m_memory = calloc(n, sizeof(float));
 	m->v_memory = calloc(n, sizeof(float));
-	if (!m->grads_memory || !m->m_memory || !m->v_memory)
+	m->norm_partial = malloc(((n + NORM_CHUNK - 1) / NORM_CHUNK) * sizeof(double));
+	if (!m->grads_memory || !m->m_memory || !m->v_memory || !m->norm_partial)
 		return err_set(e, "out of memory for the gradients and optimizer state of %zu parameters", n);
 	gpt2_params_point(&m->grads, m->grads_memory, &m->config);
 	return 0;
@@ -275,6 +278,7 @@ void gpt2_free(GPT2 *m)
 	free(m->grads_memory);
 	free(m->m_memory);
 	free(m->v_memory);
+	free(m->norm_partial);
 	free(m->acts_memory);
 	free(m->scratch_memory);
 	free(m->inputs);
@@ -465,8 +469,6 @@ void gpt2_backward(GPT2 *m, float grad_scale, int accumulate)
 /* ------------------------------------------------------------------------ */
 /* Gradient norm and AdamW */
 
-#define NORM_CHUNK ((size_t)1 << 16)
-
 float gpt2_grad_norm(const GPT2 *m)
 {
 	const float *g = m->grads_memory;
@@ -474,12 +476,7 @@ float gpt2_grad_norm(const GPT2 *m)
 	double total = 0.0;
 	/* Each chunk's sum is computed the same way whatever the thread count;
 	 * the chunk sums are then added in order. */
-	double *partial = malloc(nchunks * sizeof(double));
-	if (!partial) { /* fall back to a serial sum */
-		for (size_t i = 0; i < n; i++)
-			total += (double)g[i] * g[i];
-		return (float)sqrt(total);
-	}
+	double *partial = m->norm_partial;
 	#pragma omp parallel for schedule(static)
 	for (size_t k = 0; k < nchunks; k++) {
 		size_t i0 = k * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n;
@@ -497,7 +494,6 @@ float gpt2_grad_norm(const GPT2 *m)
 	}
 	for (size_t k = 0; k < nchunks; k++)
 		total += partial[k];
-	free(partial);
 	return (float)sqrt(total);
 }
 

@@ -114,6 +114,7 @@ typedef struct {
 	int *inputs, *targets;  /* copies of the last forward's batch (B*T each) */
 	int have_targets;
 	float mean_loss;        /* of the last forward with targets; -1 without */
+	double *norm_partial;   /* per-chunk sums of gpt2_grad_norm (no allocation in a step) */
 } GPT2;
 
 /* Allocate parameters (zeroed) for config c; nothing else yet. */
