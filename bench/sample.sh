@@ -5,13 +5,13 @@
 # same run, and beside the memory-bandwidth ceiling: weight bytes per token
 # over the bandwidth measured here by a streaming read (bench/sample_membw.c).
 # Also prompt processing (a 128-token prompt in one batched pass).
-#   REPS=5 NEW=128 THREADS=2 sh bench/sample.sh
+#   REPS=3 NEW=64 THREADS=2 sh bench/sample.sh   (the defaults)
 cd "$(dirname "$0")/.." || exit 1
 TOP=$(pwd)
 BIN=${BIN:-$TOP/bin}
 BUILD=${BUILD:-build/rel}
-REPS=${REPS:-5}
-NEW=${NEW:-128}
+REPS=${REPS:-3}
+NEW=${NEW:-64}
 THREADS=${THREADS:-2}
 W=$TOP/build/bench-sample
 mkdir -p "$W"

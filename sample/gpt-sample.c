@@ -13,6 +13,7 @@
 #include "err.h"
 #include "io.h"
 #include "opts.h"
+#include "runtime.h"
 #include "sampler.h"
 #include "stream.h"
 
@@ -149,13 +150,7 @@ static int parse_stop(const char *s, int **out, int *n)
 
 int main(int argc, char **argv)
 {
-	/* Decoding meets an OpenMP barrier some 60 times a token; threads that
-	 * spin at them take the cores from whatever else runs, and on a shared
-	 * machine generation slows many times over.  Sleeping waiters cost
-	 * little when the machine is idle.  libgomp reads this before main, so
-	 * set it and start again (OMP_WAIT_POLICY=active overrides). */
-	if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0)
-		execv("/proc/self/exe", argv); /* on failure, go on as we are */
+	runtime_tune(argv); /* OMP_WAIT_POLICY, OPENBLAS_CORETYPE: see runtime.h */
 	long long max_tokens = 256, nsamples = 1, eot_opt = -2;
 	SamplerParams sp = { .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
 			     .repetition_penalty = 1.0f };
