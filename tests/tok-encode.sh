@@ -63,6 +63,15 @@ for e in gpt2 cl100k_base o200k_base; do
 		tok-encode -e $e -j 3 <"$T/big.txt" >"$T/3.tok"
 	if cmp -s "$T/1.tok" "$T/2.tok" && cmp -s "$T/1.tok" "$T/3.tok"; then ok "threads-$e"; else fail "threads-$e" "-j output differs"; fi
 done
+# threads with special tokens in the text
+sed 's/^\(.*\)thee\(.*\)$/\1<|endoftext|>\2/' "$T/big.txt" >"$T/bigsp.txt"
+tok-encode -e o200k_base --allow-special -o "$T/1.tok" "$T/bigsp.txt" &&
+	tok-encode -e o200k_base --allow-special -j 2 -o "$T/2.tok" "$T/bigsp.txt"
+if cmp -s "$T/1.tok" "$T/2.tok" && [ "$(tok-encode -e o200k_base --allow-special --format text "$T/bigsp.txt" | tr ' ' '\n' | grep -c '^199999$')" -gt 1000 ]; then
+	ok threads-special
+else
+	fail threads-special "-j output differs, or no special tokens"
+fi
 # stdin read in blocks gives what one read of the file gives
 cat "$T/big.txt" "$T/big.txt" | tok-encode -e o200k_base --format text | md5sum >"$T/m1"
 cat "$T/big.txt" "$T/big.txt" >"$T/big2.txt"
