@@ -5,6 +5,9 @@
 # Each figure is the median step time (first step dropped) of a run; runs
 # alternate between the two programs, and the medians of $RUNS runs are
 # reported with their range, to show how noisy the machine was.
+# PyTorch runs with OMP_WAIT_POLICY=passive, as gpt-train does (its threads
+# would otherwise spin at every barrier: on a shared 2-core machine that
+# makes it several times slower; TORCH_WAIT=active gives its default).
 #   sh bench/train.sh        RUNS=3 STEPS=6 by default
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
@@ -27,7 +30,7 @@ for cfg in "d12 (124M)|-m d12|12 12 768" "L6 H6 C384 (30M)|--layers 6 --heads 6 
 			--steps "$STEPS" "$T/shak.tok" || exit 1
 		awk '$2 == "train" && $1 > 1 { print $6 }' "$T/run/log.txt" | median >>"$T/g"
 		echo $(( $(cat "$T/rss") / 1024 )) >>"$T/gm"
-		OMP_NUM_THREADS=$J $PY bench/train_torch.py "$T/shak.tok" $shape 4 64 "$STEPS" $J >"$T/tl" || exit 1
+		OMP_NUM_THREADS=$J OMP_WAIT_POLICY=${TORCH_WAIT:-passive} $PY bench/train_torch.py "$T/shak.tok" $shape 4 64 "$STEPS" $J >"$T/tl" || exit 1
 		awk 'NF == 3 && $1 > 1 { print $2 }' "$T/tl" | median >>"$T/t"
 		awk '/^peak_rss_mb/ { print $2 }' "$T/tl" >>"$T/tm"
 	done
@@ -39,4 +42,4 @@ for cfg in "d12 (124M)|-m d12|12 12 768" "L6 H6 C384 (30M)|--layers 6 --heads 6 
 		printf "%s B=4 T=64, 2 threads: gpt-train %.0f ms/step (%.0f tok/s, peak %d MB) | PyTorch %s %.0f ms/step (%.0f tok/s, peak %d MB) | PyTorch/gpt-train %.2fx | %d runs, ranges %s and %s ms\n",
 			n, g, 256000 / g, gm, tv, t, 256000 / t, tm, t / g, runs, gr, tr }'
 done
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
