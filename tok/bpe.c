@@ -327,14 +327,21 @@ static int merge_long(const TableView *v, const uint8_t *p, size_t n, Sink *out,
 	return rc;
 }
 
-static int encode_piece(const TableView *v, const uint8_t *p, size_t n, Sink *out, CacheEnt *cache,
-			Error *e)
+/* tok_key8 without branches on n, where 8 bytes from p are readable */
+static inline uint64_t key8_fast(const uint8_t *p, size_t n)
+{
+	return n >= 8 ? tok_load64(p) : tok_load64(p) & (~0ull >> (64 - 8 * n));
+}
+
+/* piece p[0..n) of a text that ends at end */
+static int encode_piece(const TableView *v, const uint8_t *p, size_t n, const uint8_t *end, Sink *out,
+			CacheEnt *cache, Error *e)
 {
 	if (n == 1) {
 		emit(out, v->h->byte_id[p[0]]);
 		return 0;
 	}
-	uint64_t key = tok_key8(p, n), h = tok_hash_k(p, n, key);
+	uint64_t key = end - p >= 8 ? key8_fast(p, n) : tok_key8(p, n), h = tok_hash_k(p, n, key);
 	uint32_t id = n <= v->h->max_len ? lookup_h(v, p, n, key, h) : NONE;
 	if (id != NONE) {
 		emit(out, id);
@@ -375,7 +382,7 @@ static int encode_text(const Tokenizer *t, const uint8_t *s, size_t len, Sink *o
 	int rc = 0;
 	for (size_t pos = 0; pos < len;) {
 		size_t end = pretok_next(t->pretok, s, len, pos);
-		if ((rc = encode_piece(v, s + pos, end - pos, out, cache, e)))
+		if ((rc = encode_piece(v, s + pos, end - pos, s + len, out, cache, e)))
 			break;
 		pos = end;
 	}

@@ -63,6 +63,59 @@ bad:
 #define IS_UP(c) ((c) == UNI_LU || (c) == UNI_LT || (c) == UNI_LM || (c) == UNI_LO || (c) == UNI_MARK)
 #define IS_LOW(c) ((c) == UNI_LL || (c) == UNI_LM || (c) == UNI_LO || (c) == UNI_MARK)
 
+/* ---- ASCII runs, 16 bytes at a time ----
+ * Where a word ends is the least predictable branch of all; with SSE2 the
+ * end of a run of ASCII letters is found from a mask instead of a loop. */
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* End of the run of bytes in [lo, hi] (ASCII, lo > 0) from p. */
+static inline size_t ascii_range_run(const uint8_t *s, size_t len, size_t p, char lo, char hi)
+{
+	const __m128i a = _mm_set1_epi8((char)(lo - 1)), b = _mm_set1_epi8((char)(hi + 1));
+	while (p + 16 <= len) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(s + p));
+		unsigned in = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, a), _mm_cmplt_epi8(x, b)));
+		if (in != 0xffff)
+			return p + (size_t)__builtin_ctz(~in);
+		p += 16;
+	}
+	while (p < len && s[p] >= lo && s[p] <= hi)
+		p++;
+	return p;
+}
+
+/* End of the run of ASCII letters (either case) from p. */
+static inline size_t ascii_letter_run(const uint8_t *s, size_t len, size_t p)
+{
+	const __m128i a = _mm_set1_epi8('a' - 1), b = _mm_set1_epi8('z' + 1), up = _mm_set1_epi8(0x20);
+	while (p + 16 <= len) {
+		__m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + p)), up); /* fold case */
+		unsigned in = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, a), _mm_cmplt_epi8(x, b)));
+		if (in != 0xffff)
+			return p + (size_t)__builtin_ctz(~in);
+		p += 16;
+	}
+	while (p < len && (unsigned)((s[p] | 0x20) - 'a') < 26u)
+		p++;
+	return p;
+}
+#else
+static inline size_t ascii_range_run(const uint8_t *s, size_t len, size_t p, char lo, char hi)
+{
+	while (p < len && s[p] >= lo && s[p] <= hi)
+		p++;
+	return p;
+}
+
+static inline size_t ascii_letter_run(const uint8_t *s, size_t len, size_t p)
+{
+	while (p < len && (unsigned)((s[p] | 0x20) - 'a') < 26u)
+		p++;
+	return p;
+}
+#endif
+
 /* The class of each ASCII character (the first block of the table). */
 #define ASCII_CLASS(b) (uni_stage2[0][b])
 
@@ -81,10 +134,20 @@ bad:
 		p += n_;                                                 \
 	}
 
-static size_t run_l(const uint8_t *s, size_t len, size_t p) { RUN(IS_L) return p; }
+static size_t run_l(const uint8_t *s, size_t len, size_t p)
+{
+	p = ascii_letter_run(s, len, p);
+	RUN(IS_L)
+	return p;
+}
 static size_t run_n(const uint8_t *s, size_t len, size_t p) { RUN(IS_N) return p; }
 static size_t run_p(const uint8_t *s, size_t len, size_t p) { RUN(IS_P) return p; }
-static size_t run_low(const uint8_t *s, size_t len, size_t p) { RUN(IS_LOW) return p; }
+static size_t run_low(const uint8_t *s, size_t len, size_t p)
+{
+	p = ascii_range_run(s, len, p, 'a', 'z');
+	RUN(IS_LOW)
+	return p;
+}
 static size_t run_up(const uint8_t *s, size_t len, size_t p) { RUN(IS_UP) return p; }
 
 /* `\s*[\r\n]+` (when crlf), then `\s+(?!\S)`, then `\s+`, at a whitespace
@@ -232,8 +295,7 @@ static size_t o200k_a1(const uint8_t *s, size_t len, size_t q)
 	while (p < len && ASCII_UPPER(s[p]))
 		p++;
 	if (p < len && ASCII_LOWER(s[p])) {
-		while (++p < len && ASCII_LOWER(s[p]))
-			;
+		p = ascii_range_run(s, len, p + 1, 'a', 'z');
 		if (p < len && s[p] >= 0x80)
 			p = run_low(s, len, p);
 		return opt_contraction(s, len, p);
