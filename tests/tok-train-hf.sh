@@ -36,7 +36,7 @@ for p in gpt2 cl100k o200k none; do
 	for f in train mix; do
 		v=1500; [ $f = train ] && v=3000
 		tok-train -q -p $p -v $v --tie-order hf -f hf -o "$T/o.tok" "$T/$f.txt"
-		$HF train -p $p -v $v -o "$T/h.json" "$T/$f.txt" 2>/dev/null
+		$HF train -p $p -v $v --chunk 30000 -o "$T/h.json" "$T/$f.txt" 2>/dev/null
 		$HF overlap "$T/o.tok.json" "$T/h.json" >"$T/ov"
 		if grep -q "overlap 100.00%" "$T/ov" && ! grep -q "first difference" "$T/ov"; then
 			ok "tok-train --tie-order hf = BpeTrainer, same tokens in the same order ($p, $f, $v)"

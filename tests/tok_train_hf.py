@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Hugging Face tokenizers beside tok-train (tests/tok-train-hf.sh, bench/toktrain.sh).
 
-  tok_train_hf.py train -v N [-p gpt2|cl100k|o200k|none] [-m MINFREQ] [-s SPECIAL]... -o OUT.json FILE...
+  tok_train_hf.py train -v N [-p gpt2|cl100k|o200k|none] [-m MINFREQ] [-s SPECIAL]...
+                        [--chunk BYTES] -o OUT.json FILE...
       Train tokenizers' BpeTrainer with the same pre-tokenization as tok-train
       (the same regex, then ByteLevel without its own regex) and min frequency.
-      Files are fed whole, cut only after a newline that precedes an ASCII
-      letter or digit, which no pattern lets a piece run across.
+      Files are fed in parts of about 1 MiB, cut only between a newline
+      that follows a non-space and an ASCII letter or digit: no pattern lets
+      a piece run across that newline, and the end of a part does not change
+      how the white space before it splits.
   tok_train_hf.py overlap OURS.json THEIRS.json
       Compare two tokenizer.json vocabularies (as byte strings): the share of
       ours found in theirs, and the first merges where the two differ.
@@ -45,7 +48,7 @@ def byte_decoder():
 
 
 def chunks(files, size=1 << 20):
-    cut = re.compile(r"\n(?=[A-Za-z0-9])")
+    cut = re.compile(r"(?<=\S\n)(?=[A-Za-z0-9])")
     for f in files:
         with open(f, encoding="utf-8", newline="") as fp:
             text = fp.read()
@@ -76,7 +79,7 @@ def train(args):
                                   special_tokens=args.s or [],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     t0 = time.time()
-    tok.train_from_iterator(chunks(args.files), trainer=trainer)
+    tok.train_from_iterator(chunks(args.files, args.chunk), trainer=trainer)
     print(f"hf-train: {tok.get_vocab_size()} tokens in {time.time() - t0:.2f}s", file=sys.stderr)
     tok.save(args.o)
 
@@ -128,6 +131,7 @@ def main():
     t.add_argument("-m", type=int, default=2)
     t.add_argument("-s", action="append")
     t.add_argument("-o", required=True)
+    t.add_argument("--chunk", type=int, default=1 << 20, help="bytes per part fed")
     t.add_argument("files", nargs="+")
     o = sub.add_parser("overlap")
     o.add_argument("ours")
