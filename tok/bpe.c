@@ -71,37 +71,52 @@ static inline void emit(Sink *s, uint32_t id)
 	s->n++;
 }
 
-/* tiktoken's _byte_pair_merge for a piece of n <= SHORT_PIECE bytes;
- * the ids go to ids[], their number is returned. */
-static size_t merge_short(const TableView *v, const uint8_t *p, size_t n, uint32_t *ids)
+/* tok_key8 without branches on n, where 8 bytes from p are readable */
+static inline uint64_t key8_fast(const uint8_t *p, size_t n)
+{
+	return n >= 8 ? tok_load64(p) : tok_load64(p) & (~0ull >> (64 - 8 * n));
+}
+
+/* lookup of p[0..n) in a text that ends at end */
+static inline uint32_t lookup_in(const TableView *v, const uint8_t *p, size_t n, const uint8_t *end)
+{
+	if (n > v->h->max_len)
+		return NONE;
+	uint64_t key = end - p >= 8 ? key8_fast(p, n) : tok_key8(p, n);
+	return lookup_h(v, p, n, key, tok_hash_k(p, n, key));
+}
+
+/* tiktoken's _byte_pair_merge for a piece of n <= SHORT_PIECE bytes (of a
+ * text that ends at end); the ids go to ids[], their number is returned. */
+static size_t merge_short(const TableView *v, const uint8_t *p, size_t n, const uint8_t *end, uint32_t *ids)
 {
 	uint32_t start[SHORT_PIECE + 1], rank[SHORT_PIECE];
 	size_t m = n; /* parts */
 	for (size_t i = 0; i <= n; i++)
 		start[i] = (uint32_t)i;
 	for (size_t i = 0; i + 1 < m; i++)
-		rank[i] = lookup(v, p + i, 2);
+		rank[i] = lookup_in(v, p + i, 2, end);
 	for (;;) {
-		uint32_t best = NONE;
-		size_t bi = 0;
-		for (size_t i = 0; i + 1 < m; i++)
-			if (rank[i] < best) {
-				best = rank[i];
-				bi = i;
-			}
-		if (best == NONE)
+		/* the lowest (rank, position), without a branch per pair */
+		uint64_t best = UINT64_MAX;
+		for (size_t i = 0; i + 1 < m; i++) {
+			uint64_t k = (uint64_t)rank[i] << 32 | i;
+			best = k < best ? k : best;
+		}
+		if ((best >> 32) == NONE)
 			break;
+		size_t bi = (uint32_t)best;
 		/* merge parts bi and bi+1 */
 		memmove(start + bi + 1, start + bi + 2, (m - bi - 1) * sizeof *start);
 		memmove(rank + bi + 1, rank + bi + 2, (m >= bi + 3 ? m - bi - 3 : 0) * sizeof *rank);
 		m--;
 		if (bi + 1 < m)
-			rank[bi] = lookup(v, p + start[bi], start[bi + 2] - start[bi]);
+			rank[bi] = lookup_in(v, p + start[bi], start[bi + 2] - start[bi], end);
 		if (bi > 0)
-			rank[bi - 1] = lookup(v, p + start[bi - 1], start[bi + 1] - start[bi - 1]);
+			rank[bi - 1] = lookup_in(v, p + start[bi - 1], start[bi + 1] - start[bi - 1], end);
 	}
 	for (size_t i = 0; i < m; i++)
-		ids[i] = lookup(v, p + start[i], start[i + 1] - start[i]);
+		ids[i] = lookup_in(v, p + start[i], start[i + 1] - start[i], end);
 	return m;
 }
 
@@ -327,12 +342,6 @@ static int merge_long(const TableView *v, const uint8_t *p, size_t n, Sink *out,
 	return rc;
 }
 
-/* tok_key8 without branches on n, where 8 bytes from p are readable */
-static inline uint64_t key8_fast(const uint8_t *p, size_t n)
-{
-	return n >= 8 ? tok_load64(p) : tok_load64(p) & (~0ull >> (64 - 8 * n));
-}
-
 /* piece p[0..n) of a text that ends at end */
 static int encode_piece(const TableView *v, const uint8_t *p, size_t n, const uint8_t *end, Sink *out,
 			CacheEnt *cache, Error *e)
@@ -356,7 +365,7 @@ static int encode_piece(const TableView *v, const uint8_t *p, size_t n, const ui
 		return 0;
 	}
 	uint32_t ids[SHORT_PIECE];
-	size_t m = merge_short(v, p, n, ids);
+	size_t m = merge_short(v, p, n, end, ids);
 	for (size_t i = 0; i < m; i++)
 		emit(out, ids[i]);
 	if (ce && m <= CACHE_IDS) {
