@@ -247,6 +247,19 @@ static void matvec_bf16_dp(float *out, const uint16_t *xs, const uint16_t *W, co
 		}
 	}
 }
+
+/* x rounded to bf16 (nearest even), 32 at a time with vcvtne2ps2bf16. */
+__attribute__((target("avx512f,avx512bw,avx512bf16")))
+static void to_bf16(uint16_t *xs, const float *x, int C)
+{
+	int i = 0;
+	for (; i + 32 <= C; i += 32) {
+		__m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
+		_mm512_storeu_si512(xs + i, (__m512i)h);
+	}
+	for (; i < C; i++)
+		xs[i] = f32_to_bf16(x[i]);
+}
 #endif
 
 /* ------------------------------------------------------------------ dispatch */
@@ -268,8 +281,7 @@ void kern_matvec_bf16(KernelLevel k, float *out, const float *x, const uint16_t 
 {
 #if defined(__x86_64__)
 	if (k == KERN_AVX512BF16) {
-		for (int i = 0; i < C; i++)
-			xs[i] = f32_to_bf16(x[i]);
+		to_bf16(xs, x, C);
 		matvec_bf16_dp(out, xs, W, bias, C, OC);
 		return;
 	}
