@@ -90,12 +90,13 @@ static inline uint32_t lookup_in(const TableView *v, const uint8_t *p, size_t n,
  * text that ends at end); the ids go to ids[], their number is returned. */
 static size_t merge_short(const TableView *v, const uint8_t *p, size_t n, const uint8_t *end, uint32_t *ids)
 {
-	uint32_t start[SHORT_PIECE + 1], rank[SHORT_PIECE];
+	uint32_t start[SHORT_PIECE + 1], rank[SHORT_PIECE + 1];
 	size_t m = n; /* parts */
 	for (size_t i = 0; i <= n; i++)
 		start[i] = (uint32_t)i;
 	for (size_t i = 0; i + 1 < m; i++)
 		rank[i] = lookup_in(v, p + i, 2, end);
+	rank[m - 1] = rank[m] = NONE;
 	for (;;) {
 		/* the lowest (rank, position), without a branch per pair */
 		uint64_t best = UINT64_MAX;
@@ -107,8 +108,10 @@ static size_t merge_short(const TableView *v, const uint8_t *p, size_t n, const 
 			break;
 		size_t bi = (uint32_t)best;
 		/* merge parts bi and bi+1 */
-		memmove(start + bi + 1, start + bi + 2, (m - bi - 1) * sizeof *start);
-		memmove(rank + bi + 1, rank + bi + 2, (m >= bi + 3 ? m - bi - 3 : 0) * sizeof *rank);
+		for (size_t k = bi + 1; k < m; k++) {
+			start[k] = start[k + 1];
+			rank[k] = rank[k + 1];
+		}
 		m--;
 		if (bi + 1 < m)
 			rank[bi] = lookup_in(v, p + start[bi], start[bi + 2] - start[bi], end);
