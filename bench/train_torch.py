@@ -2,8 +2,7 @@
 """PyTorch's figure for bench/train.sh: the same GPT-2 training step as
 gpt-train (fp32, tied head, tanh GELU, AdamW with decay on matrices, clip 1.0)
 on the CPU with a fixed thread count; prints one line per step:
-    step ms
-and at the end `peak_rss_mb N`.
+(step wall-ms loss cpu-ms) and at the end `peak_rss_mb N`.
     python3 bench/train_torch.py TOKENS.tok L H C B T STEPS THREADS"""
 import math
 import resource
@@ -67,14 +66,15 @@ def main():
         buf = torch.from_numpy(tok[pos:pos + B * T + 1].copy())
         pos += B * T
         idx, tgt = buf[:-1].view(B, T), buf[1:].view(B, T)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = forward(idx, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(P.values()), 1.0)
         opt.step()
         ms = (time.perf_counter() - t0) * 1000
-        print(f"{step + 1} {ms:.1f} {loss.item():.4f}", flush=True)
+        cpu_ms = (time.process_time() - c0) * 1000
+        print(f"{step + 1} {ms:.1f} {loss.item():.4f} {cpu_ms:.1f}", flush=True)
     print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
