@@ -64,7 +64,8 @@ for r in $(seq "$REPS"); do
 	done
 	OMP_WAIT_POLICY=active "$BIN/gpt-sample" -j "$THREADS" --stats -t 0 -n "$NEW" --ignore-eot "$W/m.bin" "$W/prompt.tok" \
 		2>"$W/err" >/dev/null && sed -n 's/.*decode steps in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$W/a32"
-	$PY - "$W/hf" "$THREADS" "$NEW" >>"$W/hfout" 2>/dev/null <<'EOF'
+	# torch's OpenMP threads get the same wait policy as gpt-sample's
+	OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} $PY - "$W/hf" "$THREADS" "$NEW" >>"$W/hfout" 2>/dev/null <<'EOF'
 import struct, sys, time, torch
 from transformers import GPT2LMHeadModel
 torch.set_num_threads(int(sys.argv[2])); n = int(sys.argv[3])
