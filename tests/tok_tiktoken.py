@@ -119,6 +119,21 @@ def numbers():
     return " ".join(out)
 
 
+def long_words():
+    """Letter runs of every length up to 70 (the ASCII fast paths read 16
+    bytes at a time), in mixed case, some ending in non-ASCII letters."""
+    rnd = random.Random(5)
+    out = []
+    for i in range(3000):
+        n = rnd.randint(1, 70)
+        w = "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz" if rnd.random() < 0.8 else "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+                    for _ in range(n))
+        if i % 5 == 0:
+            w += rnd.choice(["é", "ß", "Σ", "中", "\u0301", "'s", "'LL", "42"])
+        out.append(w + rnd.choice([" ", "  ", "\n", ", ", ".", "-", "\t", "/"]))
+    return "".join(out)
+
+
 def sources():
     parts = []
     for d in ["tok", "lib", "tests"]:
@@ -170,6 +185,7 @@ def main():
         "source": sources(),
         "whitespace": whitespace_torture(),
         "numbers": numbers(),
+        "long-words": long_words(),
     }
     os.makedirs(TMP, exist_ok=True)
     for tname, text in texts.items():
