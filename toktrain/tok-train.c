@@ -33,6 +33,7 @@ static const char usage[] =
 	"  -m, --min-frequency N    stop when the best pair occurs fewer than N times (2)\n"
 	"      --max-piece-bytes N  cut longer pieces into parts of N bytes (65536; 0: no limit)\n"
 	"  -j, --jobs N             counting threads (default: OMP_NUM_THREADS or all CPUs)\n"
+	"      --block-bytes N      read input in blocks of N bytes (4 MiB per thread)\n"
 	"      --dump-merges FILE   also write the merges, one `left right id count` a line\n"
 	"      --tie-order T        bytes (default): equal counts go to the smallest\n"
 	"                           (left id, right id); hf: as Hugging Face's trainer\n"
@@ -56,7 +57,7 @@ static const struct option longopts[] = {
 	{ "jobs", required_argument, 0, 'j' },
 	{ "dump-merges", required_argument, 0, OPT_DUMP },
 	{ "tie-order", required_argument, 0, OPT_TIE },
-	{ "block-bytes", required_argument, 0, OPT_BLOCK },   /* for tests of streaming */
+	{ "block-bytes", required_argument, 0, OPT_BLOCK },
 	{ "quiet", no_argument, 0, 'q' },
 	{ "progress", no_argument, 0, OPT_PROGRESS },
 	{ "help", no_argument, 0, 'h' },
