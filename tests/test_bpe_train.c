@@ -331,7 +331,7 @@ static void test_vocab_invariants(const uint8_t *text, size_t n)
 
 int main(void)
 {
-	size_t cap = 200000;
+	size_t cap = 700000;   /* more than 4 threads x 64 KiB: the threaded split runs */
 	uint8_t *text = malloc(cap);
 	size_t n = tricky_text(text, cap);
 	test_piece_table();
