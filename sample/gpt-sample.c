@@ -1,6 +1,7 @@
 /* gpt-sample: generate tokens from a GPT-2 checkpoint.
  *   echo 'ROMEO:' | tok-encode | gpt-sample MODEL | tok-decode */
 #include <getopt.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +284,9 @@ int main(int argc, char **argv)
 		}
 		memcpy(logits, logits0, (size_t)V * sizeof *logits);
 		for (long long g = 0; g < max_tokens; g++) {
+			/* never a token the prompt's vocabulary cannot decode */
+			for (int i = (int)out_vocab; i < V; i++)
+				logits[i] = -INFINITY;
 			int next = sampler_next(&smp, logits, ctx, n);
 			int stop_here = !ignore_eot && next == eot;
 			for (int i = 0; i < nstop; i++)

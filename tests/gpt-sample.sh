@@ -110,6 +110,16 @@ nxt=$(gpt-sample -t 0 -n 1 --ignore-eot "$M" "$T/half.tok" | $TOOL tokens /dev/s
 hdr=$(od -An -t d4 -N 20 "$T/o.tok" | xargs)
 [ "$hdr" = "20240520 1 64 320 319" ] && ok output-header || fail output-header "$hdr"
 
+# a prompt in a smaller vocabulary (bytes: 256) than the model's (320): no token outside it
+if printf 'ROMEO:' | tok-encode -e bytes >"$T/bytes.tok" 2>/dev/null; then
+	gpt-sample -s 1 -n 200 --ignore-eot "$M" "$T/bytes.tok" >"$T/bo.tok" 2>"$T/err"
+	mx=$($TOOL tokens "$T/bo.tok" | sort -n | tail -1)
+	n=$($TOOL tokens "$T/bo.tok" | wc -l)
+	[ "$n" -eq 200 ] && [ "$mx" -lt 256 ] && ok stays-in-prompt-vocabulary || fail stays-in-prompt-vocabulary "$n tokens, max $mx: $(cat "$T/err")"
+else
+	skip stays-in-prompt-vocabulary "tok-encode not built"
+fi
+
 # bad input
 python3 -c "
 import struct; h=[0]*256; h[0]=20240520; h[1]=1; h[2]=3
