@@ -179,6 +179,10 @@ int main(int argc, char **argv)
 		usage_error("--steps and --epochs exclude each other");
 	if (o.shape.channels % o.shape.num_heads)
 		usage_error("--channels %d is not divisible by --heads %d", o.shape.channels, o.shape.num_heads);
+#ifndef GPTKIT_CUDA
+	if (o.device == DEVICE_CUDA) /* before anything is read or created */
+		die("--device cuda: built without CUDA");
+#endif
 	static const char *const stdin_only[] = { "-" };
 	o.inputs = optind < argc ? (const char *const *)argv + optind : stdin_only;
 	o.n_inputs = optind < argc ? argc - optind : 1;
