@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	static const char *const formats[] = { "tok", "hf", NULL };
 	static const char *const ties[] = { "bytes", "hf", NULL };
 	int c;
-	while ((c = getopt_long(argc, argv, "v:p:s:o:f:n:m:j:qh", longopts, NULL)) != -1) {
+	while ((c = opt_getopt(argc, argv, "v:p:s:o:f:n:m:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'v': vocab = opt_int(optarg, "-v", 1, 1LL << 31); break;
 		case 'p': pattern = opt_choice(optarg, "-p", patterns); break;

@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	gpt2_blas_init(argv);
 	int threads = 0, have_model = 0, have_dims = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "m:b:t:o:j:qhV", longopts, NULL)) != -1) {
+	while ((c = opt_getopt(argc, argv, "m:b:t:o:j:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_VAL: o.val_path = optarg; break;
 		case O_VAL_FRAC: o.val_fraction = opt_double(optarg, "--val-fraction", 0, 0.9); break;
