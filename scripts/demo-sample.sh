@@ -12,14 +12,22 @@ if [ -f "$arg" ]; then
 	ckpt=$arg; out=$(dirname "$arg")
 else
 	out=$arg
-	ckpt=$(find "$arg" -name 'model_*.bin' 2>/dev/null | sort | tail -1)
+	# the training step's run directory first (demo-train.sh writes DEMO/train)
+	dir=$arg; [ -d "$arg/train" ] && dir=$arg/train
+	ckpt=$(find "$dir" -name 'model_*.bin' 2>/dev/null | sort | tail -1)
 fi
 if [ -z "$ckpt" ] || [ ! -f "$ckpt" ]; then
 	echo "demo-sample: no checkpoint (model_*.bin) under $arg; skipped"
 	exit 0
 fi
 echo "== Sampling from $ckpt"
-enc=gpt2
+# the encoding the model was trained with, from its vocabulary (header word 3)
+V=$(od -An -t d4 -j 12 -N 4 "$ckpt" | tr -d ' ')
+case $V in
+256) enc=bytes ;;
+50257) enc=gpt2 ;;
+*) echo "demo-sample: a model of $V tokens: which encoding? skipped"; exit 0 ;;
+esac
 prompt="ROMEO:"
 show() { tok-decode | sed 's/^/    /'; echo; }
 printf '%s' "$prompt" | tok-encode -e $enc >"$out/prompt.tok"
@@ -48,8 +56,8 @@ if cmp -s "$out/sample-a.tok" "$out/sample-b.tok" && cmp -s "$out/sample-a.tok" 
 else
 	echo "    THE GREEDY SAMPLES DIFFER"; exit 1
 fi
-if [ -f "$out/shakespeare.$enc.tok" ]; then
-	echo "== gpt-eval on the last 64 KiB of Tiny Shakespeare"
+if [ -f "$out/shakespeare.$enc.tok" ] || [ -f "$(dirname "$out")/shakespeare.$enc.tok" ]; then
+	echo "== gpt-eval on the last 64 KiB of Tiny Shakespeare (which the training saw)"
 	tail -c 65536 data/tinyshakespeare.txt | tok-encode -e $enc >"$out/eval.tok"
 	gpt-eval "$ckpt" "$out/eval.tok" | sed 's/^/    /'
 	gpt-eval "$out/hf" "$out/eval.tok" | sed 's/^/    /'
