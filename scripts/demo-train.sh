@@ -1,8 +1,8 @@
 #!/bin/sh
 # make demo, part 3: train a small GPT-2 (4 layers, 4 heads, 192 channels,
-# context 128) on Tiny Shakespeare on the CPU (about 2 minutes on 2 idle
-# cores), then print the final validation loss and bits per byte on the
-# held-out last 10% of the text and a sample.  The model reads the text in the
+# context 128) on Tiny Shakespeare on the CPU (2 to 3 minutes on 2 cores),
+# then print the final validation loss and bits per byte on the held-out last
+# 10% of the text and a sample.  The model reads the text in the
 # vocabulary that scripts/demo-toktrain.sh learned from the first 90%
 # (DEMO_VOCAB=1024 tokens; DEMO_VOCAB=bytes for bytes): at the same CPU budget
 # it reaches a lower validation bits per byte than bytes or GPT-2's vocabulary
@@ -10,9 +10,9 @@
 # with SIGINT at 4.5 minutes (gpt-train checkpoints and exits; a busy machine)
 # and the run is finished from that checkpoint with --resume.
 #   sh scripts/demo-train.sh [DIR]
-# Writes DIR/train/model_*.bin and DIR/encoding, the tok-encode/tok-decode
-# option for the model's vocabulary ("-t DIR/shakespeare-v1024.tokenizer" or
-# "-e bytes").
+# Writes DIR/train/model_*.bin, and DIR/encoding and DIR/train/encoding: one
+# line, the tok-encode/tok-decode option for the model's vocabulary
+# ("-t /abs/DIR/shakespeare-v1024.tokenizer", or "-e bytes").
 set -e
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}; BIN=$(cd "$BIN" && pwd); PATH="$BIN:$PATH"
@@ -31,7 +31,7 @@ if [ "$V" = bytes ]; then
 else
 	tokz=$DEMO/shakespeare-v$V.tokenizer
 	[ -f "$tokz" ] || DEMO_VOCAB=$V sh scripts/demo-toktrain.sh "$DEMO" >/dev/null
-	enc="-t $tokz"; name="a $V-token vocabulary learned by tok-train"
+	enc="-t $(cd "$DEMO" && pwd)/shakespeare-v$V.tokenizer"; name="a $V-token vocabulary learned by tok-train"
 	# 1110 steps cost the CPU time of 1200 byte steps (the lm head is larger).
 	STEPS=${DEMO_STEPS:-1110}; SAMPLE=256
 fi
@@ -65,6 +65,7 @@ grep '^step ' "$DEMO/train.err" || true
 awk -v s=$((t1 - t0)) '$2 == "train" { n = $1; tl = $3; ms += $6 }
 	END { printf "trained %d steps in %d s (%.0f ms/step); final train loss %.3f\n", n, s, ms / n, tl }' "$RUN/log.txt"
 ckpt=$(find "$RUN" -name 'model_*.bin' | sort | tail -1)
+echo "$enc" >"$RUN/encoding"
 # The whole held-out text, scored by gpt-eval.  Bits per byte: the summed loss
 # in bits over the bytes of the scored tokens (all but the first token).
 # gpt-eval counts bytes only for built-in encodings, so it is given -e gpt2
