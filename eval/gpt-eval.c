@@ -26,6 +26,7 @@ static const char usage[] =
 	"                      (default: the window length, llm.c's evaluation)\n"
 	"  -e, --encoding ENC  tokenizer for bytes and task text (default: the stream's,\n"
 	"                      else gpt2)\n"
+	"  -t, --tokenizer FILE  the same, from a tokenizer file (as tok-encode -t)\n"
 	"      --task NAME     hellaswag: FILE is HellaSwag JSONL or llm.c's eval .bin\n"
 	"      --harness-norm  acc_norm divides by the ending's characters\n"
 	"                      (lm-evaluation-harness) instead of its tokens (llm.c)\n"
@@ -41,6 +42,7 @@ static const struct option longopts[] = {
 	{ "context", required_argument, NULL, 'T' },
 	{ "stride", required_argument, NULL, O_STRIDE },
 	{ "encoding", required_argument, NULL, 'e' },
+	{ "tokenizer", required_argument, NULL, 't' },
 	{ "task", required_argument, NULL, O_TASK },
 	{ "harness-norm", no_argument, NULL, O_HARNESS },
 	{ "limit", required_argument, NULL, 'n' },
@@ -120,11 +122,12 @@ int main(int argc, char **argv)
 	long long T = 0, stride = 0, limit = 0;
 	const char *enc = NULL, *task = NULL;
 	int harness = 0, json = 0, verbose = 0, threads = 0, c;
-	while ((c = opt_getopt(argc, argv, "T:e:n:vj:h", longopts, NULL)) != -1) {
+	while ((c = opt_getopt(argc, argv, "T:e:t:n:vj:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'T': T = opt_int(optarg, "--context", 1, 1 << 20); break;
 		case O_STRIDE: stride = opt_int(optarg, "--stride", 1, 1 << 20); break;
-		case 'e': enc = optarg; break;
+		case 'e':
+		case 't': enc = optarg; break;
 		case O_TASK:
 			if (strcmp(optarg, "hellaswag") != 0)
 				usage_error("unknown task '%s' (known: hellaswag)", optarg);

@@ -21,16 +21,23 @@ if [ -z "$ckpt" ] || [ ! -f "$ckpt" ]; then
 	exit 0
 fi
 echo "== Sampling from $ckpt"
-# the encoding the model was trained with, from its vocabulary (header word 3)
-V=$(od -An -t d4 -j 12 -N 4 "$ckpt" | tr -d ' ')
-case $V in
-256) enc=bytes ;;
-50257) enc=gpt2 ;;
-*) echo "demo-sample: a model of $V tokens: which encoding? skipped"; exit 0 ;;
-esac
+# the encoding the model was trained with: demo-train.sh names it in
+# DIR/encoding (`-t TOKENIZER` or `-e NAME`); else guess from the vocabulary
+enc_opt=
+for f in "$(dirname "$ckpt")/encoding" "$out/encoding"; do
+	[ -f "$f" ] && { enc_opt=$(cat "$f"); break; }
+done
+if [ -z "$enc_opt" ]; then
+	V=$(od -An -t d4 -j 12 -N 4 "$ckpt" | tr -d ' ')
+	case $V in
+	256) enc_opt="-e bytes" ;;
+	50257) enc_opt="-e gpt2" ;;
+	*) echo "demo-sample: a model of $V tokens and no DIR/encoding: which encoding? skipped"; exit 0 ;;
+	esac
+fi
 prompt="ROMEO:"
-show() { tok-decode | sed 's/^/    /'; echo; }
-printf '%s' "$prompt" | tok-encode -e $enc >"$out/prompt.tok"
+show() { tok-decode $enc_opt | sed 's/^/    /'; echo; }
+printf '%s' "$prompt" | tok-encode $enc_opt >"$out/prompt.tok"
 echo "-- gpt-sample, greedy, 48 tokens after '$prompt':"
 gpt-sample -t 0 -n 48 --echo --ignore-eot "$ckpt" "$out/prompt.tok" >"$out/sample-a.tok"
 show <"$out/sample-a.tok"
@@ -56,9 +63,9 @@ if cmp -s "$out/sample-a.tok" "$out/sample-b.tok" && cmp -s "$out/sample-a.tok" 
 else
 	echo "    THE GREEDY SAMPLES DIFFER"; exit 1
 fi
-if [ -f "$out/shakespeare.$enc.tok" ] || [ -f "$(dirname "$out")/shakespeare.$enc.tok" ]; then
-	echo "== gpt-eval on the last 64 KiB of Tiny Shakespeare (which the training saw)"
-	tail -c 65536 data/tinyshakespeare.txt | tok-encode -e $enc >"$out/eval.tok"
-	gpt-eval "$ckpt" "$out/eval.tok" | sed 's/^/    /'
-	gpt-eval "$out/hf" "$out/eval.tok" | sed 's/^/    /'
+if [ -f "$out/val.txt" ]; then
+	echo "== gpt-eval on the held-out text (which the training did not see), before and after the round trip"
+	tok-encode $enc_opt "$out/val.txt" >"$out/eval.tok"
+	gpt-eval $enc_opt "$ckpt" "$out/eval.tok" | sed 's/^/    /'
+	gpt-eval $enc_opt "$out/hf" "$out/eval.tok" | sed 's/^/    /'
 fi
