@@ -291,6 +291,37 @@ long long stream_read(TokenReader *r, uint32_t *out, size_t max, Error *e)
 			if (k > safe)
 				k = safe;
 		}
+		if (!unknown) {
+			/* a segment of known length holds no header: a loop the
+			 * compiler vectorises, checking the vocabulary once per block */
+			const uint8_t *src = r->buf + r->pos;
+			uint32_t *dst = out + n, maxv = 0;
+			if (w == 2) {
+				for (size_t j = 0; j < k; j++) {
+					uint32_t v = (uint32_t)src[2 * j] | (uint32_t)src[2 * j + 1] << 8;
+					dst[j] = v;
+					maxv = v > maxv ? v : maxv;
+				}
+			} else {
+				for (size_t j = 0; j < k; j++) {
+					uint32_t v = rd32(src + 4 * j);
+					dst[j] = v;
+					maxv = v > maxv ? v : maxv;
+				}
+			}
+			if (lim && maxv >= lim) {
+				size_t j = 0;
+				while (dst[j] < lim)
+					j++;
+				r->pos += j * w;
+				return bad_token(r, dst[j], r->base + r->pos, e);
+			}
+			r->pos += k * w;
+			n += k;
+			r->tokens += k;
+			r->remaining -= k;
+			continue;
+		}
 		size_t p = r->pos, i;
 		for (i = 0; i < k; i++, p += w) {
 			uint32_t v;
