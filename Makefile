@@ -19,7 +19,7 @@ ifeq ($(FUZZ),1)
 CC       := clang
 BUILD    := build/fuzz
 BIN      := build/fuzz/bin
-SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-pass-failed
 OPT      := -O1
 else ifeq ($(SAN),1)
 BUILD    := build/san

@@ -10,6 +10,7 @@
 
 #include "hf.h"
 #include "layers.h"
+#include "vmath.h"
 
 /* ------------------------------------------------------------------ loading */
 
@@ -287,27 +288,6 @@ static void layernorm(Engine *s, float *out, const float *x, const float *w, con
 		layernorm_forward(out, s->mean, s->rstd, x, w, b, 1, n, C);
 }
 
-/* tanh by Eigen's 13/6 rational approximation (as train/layers.c), which
- * vectorises: tanhf calls cost a third of a millisecond per token. */
-static inline float tanh_rational(float x)
-{
-	const float clamp = 7.90531110763549805f;
-	float xc = x < -clamp ? -clamp : x > clamp ? clamp : x, x2 = xc * xc;
-	float p = -2.76076847742355e-16f;
-	p = p * x2 + 2.00018790482477e-13f;
-	p = p * x2 + -8.60467152213735e-11f;
-	p = p * x2 + 5.12229709037114e-08f;
-	p = p * x2 + 1.48572235717979e-05f;
-	p = p * x2 + 6.37261928875436e-04f;
-	p = p * x2 + 4.89352455891786e-03f;
-	p = p * xc;
-	float q = 1.19825839466702e-06f;
-	q = q * x2 + 1.18534705686654e-04f;
-	q = q * x2 + 2.26843463243900e-03f;
-	q = q * x2 + 4.89352518554385e-03f;
-	float t = p / q;
-	return fabsf(x) < 0.0004f ? x : t;
-}
 
 static void gelu(float *x, size_t n)
 {
@@ -319,7 +299,7 @@ static void gelu(float *x, size_t n)
 	#pragma omp simd
 	for (size_t i = 0; i < n; i++) {
 		float v = x[i];
-		x[i] = 0.5f * v * (1.0f + tanh_rational(k * (v + 0.044715f * v * v * v)));
+		x[i] = 0.5f * v * (1.0f + vtanh(k * (v + 0.044715f * v * v * v)));
 	}
 }
 
