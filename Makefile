@@ -97,7 +97,7 @@ $(BUILD)/%.o: %.c $(FLAGS_STAMP) | $(GEN_HDRS)
 
 $(BUILD)/%.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Ilib -Itok -Itrain -Isample -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -Ilib -Itok -Itrain -Isample -c $< -o $@
 
 $(LIBGPTKIT): $(LIB_OBJS) $(CU_OBJS)
 	@mkdir -p $(dir $@)

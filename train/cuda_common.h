@@ -5,7 +5,9 @@
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cuda_kernels.h"
 #include "cuda_math.h"
@@ -62,5 +64,40 @@ static inline int ck_status(void)
 
 /* Launch F<float> or F<bf16> by the runtime type. */
 #define CK_DISPATCH(t, F, ...) ((t) == CK_BF16 ? F<bf16>(__VA_ARGS__) : F<float>(__VA_ARGS__))
+
+/* The host side's latching error, shared by the training model and the
+ * inference engine: the first failure is kept with its cause, later ones are
+ * ignored, and the C API reports it once.  `st` is any state struct with
+ * `int broken; char err[N]; CkBlas *blas;`. */
+static inline void ck_fail(int *broken, char *err, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static inline void ck_fail(int *broken, char *err, size_t n, const char *fmt, ...)
+{
+	if (*broken)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	*broken = 1;
+}
+#define CK_FAIL(st, ...) ck_fail(&(st)->broken, (st)->err, sizeof (st)->err, __VA_ARGS__)
+
+/* A launcher's failure: the CUDA error if there is one, else cuBLASLt's. */
+#define CK_LAUNCH(st, call)                                                                         \
+	do {                                                                                        \
+		if (!(st)->broken && (call) != 0) {                                                 \
+			cudaError_t ce_ = cudaGetLastError();                                       \
+			CK_FAIL(st, "%s: %s", #call,                                                \
+				ce_ != cudaSuccess ? cudaGetErrorString(ce_) : ck_blas_error((st)->blas)); \
+		}                                                                                   \
+	} while (0)
+
+#define CK_CUDA(st, call)                                                                    \
+	do {                                                                                 \
+		cudaError_t ce_ = (call);                                                    \
+		if (ce_ != cudaSuccess)                                                      \
+			CK_FAIL(st, "%s: %s", #call, cudaGetErrorString(ce_));               \
+	} while (0)
 
 #endif

@@ -26,32 +26,9 @@ struct CudaInfer {
 	char err[320];
 };
 
-static void fail(CudaInfer *g, const char *fmt, ...)
-{
-	if (g->broken)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(g->err, sizeof g->err, fmt, ap);
-	va_end(ap);
-	g->broken = 1;
-}
-
-#define K(call)                                                                                    \
-	do {                                                                                       \
-		if (!g->broken && (call) != 0) {                                                   \
-			cudaError_t ce_ = cudaGetLastError();                                      \
-			fail(g, "%s: %s", #call,                                                   \
-			     ce_ != cudaSuccess ? cudaGetErrorString(ce_) : ck_blas_error(g->blas)); \
-		}                                                                                  \
-	} while (0)
-
-#define CU(call)                                                                 \
-	do {                                                                     \
-		cudaError_t ce_ = (call);                                        \
-		if (!g->broken && ce_ != cudaSuccess)                            \
-			fail(g, "%s: %s", #call, cudaGetErrorString(ce_));       \
-	} while (0)
+#define fail CK_FAIL
+#define K(call) CK_LAUNCH(g, call)
+#define CU(call) CK_CUDA(g, call)
 
 static void *dalloc(CudaInfer *g, size_t bytes)
 {

@@ -47,33 +47,9 @@ struct CudaModel {
 	char err[320];
 };
 
-static void fail(CudaModel *cm, const char *fmt, ...)
-{
-	if (cm->broken)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cm->err, sizeof cm->err, fmt, ap);
-	va_end(ap);
-	cm->broken = 1;
-}
-
-/* A launcher's failure: the CUDA error if there is one, else cuBLASLt's. */
-#define K(call)                                                                                     \
-	do {                                                                                        \
-		if (!cm->broken && (call) != 0) {                                                   \
-			cudaError_t ce_ = cudaGetLastError();                                       \
-			fail(cm, "%s: %s", #call,                                                   \
-			     ce_ != cudaSuccess ? cudaGetErrorString(ce_) : ck_blas_error(cm->blas)); \
-		}                                                                                   \
-	} while (0)
-
-#define CU(call)                                                                             \
-	do {                                                                                 \
-		cudaError_t ce_ = (call);                                                    \
-		if (ce_ != cudaSuccess)                                                      \
-			fail(cm, "%s: %s", #call, cudaGetErrorString(ce_));                  \
-	} while (0)
+#define fail CK_FAIL
+#define K(call) CK_LAUNCH(cm, call)
+#define CU(call) CK_CUDA(cm, call)
 
 static void *dalloc(CudaModel *cm, size_t bytes)
 {
