@@ -10,8 +10,8 @@
 #include "err.h"
 #include "eval.h"
 #include "io.h"
+#include "gpt2.h"
 #include "opts.h"
-#include "runtime.h"
 #include "stream.h"
 
 static const char usage[] =
@@ -118,7 +118,7 @@ static int run_task(GPT2 *m, const char *path, const char *enc, int harness, lon
 
 int main(int argc, char **argv)
 {
-	runtime_tune(argv); /* OMP_WAIT_POLICY, OPENBLAS_CORETYPE: see runtime.h */
+	gpt2_blas_init(argv); /* OMP_WAIT_POLICY, OPENBLAS_CORETYPE: see gpt2.h */
 	long long T = 0, stride = 0, limit = 0;
 	const char *enc = NULL, *task = NULL;
 	int harness = 0, json = 0, verbose = 0, threads = 0, c;

@@ -13,8 +13,8 @@
 #include "engine.h"
 #include "err.h"
 #include "io.h"
+#include "gpt2.h"
 #include "opts.h"
-#include "runtime.h"
 #include "sampler.h"
 #include "stream.h"
 
@@ -151,7 +151,7 @@ static int parse_stop(const char *s, int **out, int *n)
 
 int main(int argc, char **argv)
 {
-	runtime_tune(argv); /* OMP_WAIT_POLICY, OPENBLAS_CORETYPE: see runtime.h */
+	gpt2_blas_init(argv); /* OMP_WAIT_POLICY, OPENBLAS_CORETYPE: see gpt2.h */
 	long long max_tokens = 256, nsamples = 1, eot_opt = -2;
 	SamplerParams sp = { .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
 			     .repetition_penalty = 1.0f };
