@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "engine.h"
+#ifdef GPTKIT_CUDA
+#include "cuda_infer.h"
+#endif
 #include "err.h"
 #include "io.h"
 #include "gpt2.h"
@@ -39,6 +42,7 @@ static const char usage[] =
 	"      --truncate-prompt      keep the end of a prompt longer than the context\n"
 	"      --echo                 write the prompt before the new tokens\n"
 	"      --dtype fp32|bf16      weights in memory (default fp32)\n"
+	"      --device D             cpu, cuda or auto: the GPU when there is one (default auto)\n"
 	"  -j, --threads N            threads (default: OMP_NUM_THREADS or all cores)\n"
 	"      --stats                timings on stderr\n"
 	"  -f, --force                write binary tokens even to a terminal\n"
@@ -46,7 +50,7 @@ static const char usage[] =
 	"      --version              the version\n";
 
 enum { O_MINP = 256, O_REP, O_NSAMP, O_STOP, O_IGNEOT, O_EOT, O_NOPROMPT, O_TRUNC, O_ECHO, O_DTYPE,
-       O_STATS, O_VERSION };
+       O_DEVICE, O_STATS, O_VERSION };
 
 static const struct option longopts[] = {
 	{ "max-tokens", required_argument, NULL, 'n' },
@@ -64,6 +68,7 @@ static const struct option longopts[] = {
 	{ "truncate-prompt", no_argument, NULL, O_TRUNC },
 	{ "echo", no_argument, NULL, O_ECHO },
 	{ "dtype", required_argument, NULL, O_DTYPE },
+	{ "device", required_argument, NULL, O_DEVICE },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "stats", no_argument, NULL, O_STATS },
 	{ "force", no_argument, NULL, 'f' },
@@ -149,6 +154,94 @@ static int parse_stop(const char *s, int **out, int *n)
 	return *n ? 0 : -1;
 }
 
+/* The forward pass on either device: the CPU engine, or the CUDA one when
+ * gpu is set.  logits points at the last position's logits (V floats). */
+typedef struct {
+	Engine cpu;
+	int on_cpu;
+	Model cpu_model; /* the weights in the dtype asked for, when the GPU was not there */
+	int own_model;
+#ifdef GPTKIT_CUDA
+	CudaInfer *gpu;
+#endif
+	const float *logits;
+} Runner;
+
+enum { DEV_CPU, DEV_CUDA, DEV_AUTO };
+
+/* Open the runner on the device asked for; auto falls back to the CPU
+ * (quietly: a machine without a GPU is the normal case). */
+static int runner_open(Runner *r, const Model *m, int device, ModelDtype dtype, Error *e)
+{
+	memset(r, 0, sizeof *r);
+#ifdef GPTKIT_CUDA
+	if (device != DEV_CPU) {
+		char why[256];
+		/* the model was loaded as fp32 for the GPU: m->w.wte starts the
+		 * contiguous parameter block (gpt2_params_point) */
+		r->gpu = cuda_infer_open(&m->config, m->w.wte, dtype == MODEL_BF16 ? CUDA_INFER_BF16 : CUDA_INFER_FP32,
+					 256, why, sizeof why);
+		if (r->gpu)
+			return 0;
+		if (device == DEV_CUDA)
+			return err_set(e, "--device cuda: %s", why);
+	}
+#else
+	if (device == DEV_CUDA)
+		return err_set(e, "--device cuda: built without CUDA");
+#endif
+	if (m->dtype != dtype) {
+		if (model_from_params(&r->cpu_model, &m->config, m->w.wte, dtype, e))
+			return -1;
+		r->own_model = 1;
+		m = &r->cpu_model;
+	}
+	r->on_cpu = 1;
+	return engine_init(&r->cpu, m, 256, e);
+}
+
+static void runner_forward(Runner *r, const int *tokens, int n)
+{
+#ifdef GPTKIT_CUDA
+	if (r->gpu) {
+		r->logits = cuda_infer_forward(r->gpu, tokens, n, NULL);
+		if (!r->logits)
+			die("cuda: %s", cuda_infer_error(r->gpu));
+		return;
+	}
+#endif
+	engine_forward(&r->cpu, tokens, n, NULL);
+	r->logits = r->cpu.logits;
+}
+
+static void runner_rewind(Runner *r, int pos)
+{
+#ifdef GPTKIT_CUDA
+	if (r->gpu) {
+		cuda_infer_rewind(r->gpu, pos);
+		return;
+	}
+#endif
+	engine_rewind(&r->cpu, pos);
+}
+
+static const char *runner_kernels(const Runner *r)
+{
+	return r->on_cpu ? kern_name(r->cpu.kern) : "cuda";
+}
+
+static void runner_close(Runner *r)
+{
+#ifdef GPTKIT_CUDA
+	if (r->gpu)
+		cuda_infer_close(r->gpu);
+#endif
+	if (r->on_cpu)
+		engine_free(&r->cpu);
+	if (r->own_model)
+		model_free(&r->cpu_model);
+}
+
 int main(int argc, char **argv)
 {
 	gpt2_blas_init(argv); /* OMP_WAIT_POLICY, OPENBLAS_CORETYPE: see gpt2.h */
@@ -159,7 +252,9 @@ int main(int argc, char **argv)
 	int have_seed = 0, ignore_eot = 0, no_prompt = 0, truncate = 0, echo = 0, stats = 0, force = 0;
 	int threads = 0, nstop = 0, *stop = NULL;
 	ModelDtype dtype = MODEL_F32;
+	int device = DEV_AUTO;
 	static const char *const dtypes[] = { "fp32", "bf16", NULL };
+	static const char *const devices[] = { "cpu", "cuda", "auto", NULL };
 	int c;
 	while ((c = opt_getopt(argc, argv, "n:t:k:p:s:j:fh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -182,6 +277,7 @@ int main(int argc, char **argv)
 		case O_TRUNC: truncate = 1; break;
 		case O_ECHO: echo = 1; break;
 		case O_DTYPE: dtype = opt_choice(optarg, "--dtype", dtypes) ? MODEL_BF16 : MODEL_F32; break;
+		case O_DEVICE: device = opt_choice(optarg, "--device", devices); break;
 		case 'j': threads = (int)opt_int(optarg, "--threads", 1, 4096); break;
 		case O_STATS: stats = 1; break;
 		case 'f': force = 1; break;
@@ -213,9 +309,14 @@ int main(int argc, char **argv)
 	if (!no_prompt && read_prompt(prompt_path, &prompt, &np, &info, &e))
 		die_err(&e);
 
+#ifndef GPTKIT_CUDA
+	if (device == DEV_CUDA) /* before anything is read */
+		die("--device cuda: built without CUDA");
+#endif
 	Model m;
 	double t0 = io_now();
-	if (model_load(&m, model_path, dtype, &e))
+	/* the GPU takes fp32 weights and rounds them itself */
+	if (model_load(&m, model_path, device == DEV_CPU ? dtype : MODEL_F32, &e))
 		die_err(&e);
 	const GPT2Config *cfg = &m.config;
 	int V = cfg->vocab_size, maxT = cfg->max_seq_len;
@@ -244,8 +345,8 @@ int main(int argc, char **argv)
 			    io_display_name(prompt_path), np, maxT);
 		skip = np - maxT;
 	}
-	Engine s;
-	if (engine_init(&s, &m, 256, &e))
+	Runner s;
+	if (runner_open(&s, &m, device, dtype, &e))
 		die_err(&e);
 	Sampler smp;
 	if (sampler_init(&smp, &sp, V, seed, &e))
@@ -267,7 +368,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n0; i++)
 		ctx[i] = (int)prompt[skip + i];
 	double t1 = io_now();
-	engine_forward(&s, ctx, n0, NULL);
+	runner_forward(&s, ctx, n0);
 	double t2 = io_now(), tdec = 0;
 	long long ndec = 0, slides = 0;
 	memcpy(logits0, s.logits, (size_t)V * sizeof *logits0);
@@ -280,7 +381,7 @@ int main(int argc, char **argv)
 				die_err(&e);
 			for (int i = 0; i < n0; i++)
 				ctx[i] = (int)prompt[skip + i];
-			engine_rewind(&s, n0);
+			runner_rewind(&s, n0);
 		}
 		memcpy(logits, logits0, (size_t)V * sizeof *logits);
 		for (long long g = 0; g < max_tokens; g++) {
@@ -306,12 +407,12 @@ int main(int argc, char **argv)
 				memmove(ctx, ctx + n - (keep - 1), (size_t)(keep - 1) * sizeof *ctx);
 				ctx[keep - 1] = next;
 				n = keep;
-				engine_rewind(&s, 0);
-				engine_forward(&s, ctx, n, NULL);
+				runner_rewind(&s, 0);
+				runner_forward(&s, ctx, n);
 				slides++;
 			} else {
 				ctx[n++] = next;
-				engine_forward(&s, &next, 1, NULL);
+				runner_forward(&s, &next, 1);
 			}
 			tdec += io_now() - a;
 			ndec++;
@@ -326,14 +427,14 @@ int main(int argc, char **argv)
 			"%lld decode steps in %.3f s (%.2f tokens/s); %lld window slides; %s weights, %s kernels, %d threads\n",
 			t1 - t0, n0, t2 - t1, n0 / (t2 - t1 > 0 ? t2 - t1 : 1e-9), ndec, tdec,
 			ndec / (tdec > 0 ? tdec : 1e-9), slides, dtype == MODEL_BF16 ? "bf16" : "fp32",
-			kern_name(s.kern), omp_get_max_threads());
+			runner_kernels(&s), omp_get_max_threads());
 	free(ctx);
 	free(logits);
 	free(logits0);
 	free(prompt);
 	free(stop);
 	sampler_free(&smp);
-	engine_free(&s);
+	runner_close(&s);
 	model_free(&m);
 	return 0;
 }
