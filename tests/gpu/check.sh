@@ -3,6 +3,8 @@
 # an NVIDIA GPU (written for one H100 or H200; finishes in under 8 minutes).
 #
 #   OUT=/some/dir sh tests/gpu/check.sh      (run from anywhere; OUT defaults to /tmp/gptkit-gpu-check)
+#   GPTKIT_KIT=DIR sh tests/gpu/check.sh     (a GPU machine that cannot build gptkit: use what
+#                                             tests/gpu/make-kit.sh DIR built elsewhere)
 #
 # Stages (each recorded as PASS / FAIL / N/A; a failed stage never stops the
 # later ones, and the table is printed last whatever happens):
@@ -19,12 +21,14 @@
 #   train-tc  the same in bf16 with the tensor-core attention (GPTKIT_CUDA_ATTN=tc)
 #   resume    GPU bf16: 20 steps in one go vs 10 steps + --resume to 20: the
 #             final checkpoints must be identical byte for byte
-#   sample    gpt-sample greedy on the CPU and the GPU, same tokens (N/A while
-#             gpt-sample has no --device option; cuda_check covers the engine)
+#   sample    gpt-sample greedy on the CPU and the GPU (fp32): the same 64
+#             tokens; bf16 on the GPU runs (how many tokens agree is shown)
 #   bench     GPT-2 124M (-m d12, T=1024, bf16), the largest B of 128/64/32/16/8
 #             that fits: tokens/s, ms/step (median of steps 3..), MFU, peak
 #             GPU memory (nvidia-smi, sampled every 0.2 s)
 #   bench-tc  the same with GPTKIT_CUDA_ATTN=tc (the opt-in tensor-core attention)
+#   sample-bench  gpt-sample decode tokens/s on the GPU at batch 1, on the
+#             d12 checkpoint the bench wrote (fp32 and bf16; information)
 # Goals (issue 7): >= 500,000 tokens/s on one H100 at d12 T=1024, and
 # >= 45% MFU; llm.c does about 470,000 tokens/s per H100.
 # MFU counts 6*N + 12*L*C*T FLOPs per token (llm.c's and PaLM's count: the
@@ -36,6 +40,22 @@ OUT=${OUT:-/tmp/gptkit-gpu-check}
 mkdir -p "$OUT"
 cd "$TOP" || exit 1
 BIN=$TOP/bin
+CHECK=build/rel/tests/gpu/cuda_check
+KIT=${GPTKIT_KIT:-}
+if [ -n "$KIT" ]; then
+	KIT=$(cd "$KIT" && pwd) || exit 1
+	BIN=$KIT/bin
+	CHECK=$KIT/cuda_check
+	LD_LIBRARY_PATH=$KIT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+# cuBLAS and the CUDA runtime: where the loader does not know them, look
+# where a CUDA toolkit or PyTorch's wheels keep them
+for lib in libcublasLt.so.13 libcudart.so.13; do
+	ldconfig -p 2>/dev/null | grep -q "$lib" && continue
+	d=$(find /usr/local/cuda/lib64/ /usr/local/cuda/targets/ /usr/local/lib/ /usr/lib/ /opt/ -name "$lib" 2>/dev/null | head -1)
+	[ -n "$d" ] && LD_LIBRARY_PATH=$(dirname "$d")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+done
+export LD_LIBRARY_PATH
 W=$(mktemp -d "${TMPDIR:-/tmp}/gptkit-gpu.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 START=$(date +%s)
@@ -76,7 +96,17 @@ esac
 
 # ---- build
 JOBS=$(nproc 2>/dev/null || echo 4)
-if timeout 400 make -j"$JOBS" build build/rel/tests/gpu/cuda_check >"$OUT/build.log" 2>&1; then
+if [ -n "$KIT" ]; then
+	cp "$KIT/build.log" "$OUT/build.log" 2>/dev/null
+	nw=$(grep -c -i 'warning' "$OUT/build.log" 2>/dev/null)
+	ncu=$(grep -c 'nvcc.*\.cu' "$OUT/build.log" 2>/dev/null)
+	if [ "${ncu:-0}" -gt 0 ] && [ "${nw:-1}" -eq 0 ] && [ -x "$CHECK" ]; then
+		record build PASS "kit of commit $(cat "$KIT/commit.txt" 2>/dev/null) built by make-kit.sh: $ncu .cu files, 0 warnings"
+	else
+		record build FAIL "kit build: ${nw:-?} warnings, ${ncu:-?} .cu files (see build.log)"
+	fi
+	ldd "$BIN/gpt-train" "$CHECK" >"$OUT/ldd.txt" 2>&1
+elif timeout 400 make -j"$JOBS" build build/rel/tests/gpu/cuda_check >"$OUT/build.log" 2>&1; then
 	nw=$(grep -c -i 'warning' "$OUT/build.log")
 	ncu=$(grep -c 'nvcc.*\.cu' "$OUT/build.log")
 	if [ "$ncu" -eq 0 ] && [ ! -f build/rel/train/cuda_model.o ]; then
@@ -91,8 +121,8 @@ else
 fi
 
 # ---- kernels against the CPU
-if [ -x build/rel/tests/gpu/cuda_check ]; then
-	timeout 180 build/rel/tests/gpu/cuda_check >"$OUT/kernels.log" 2>&1
+if [ -x "$CHECK" ]; then
+	timeout 180 "$CHECK" >"$OUT/kernels.log" 2>&1
 	rc=$?
 	np=$(grep -c '^ok ' "$OUT/kernels.log")
 	nf=$(grep -c '^not ok ' "$OUT/kernels.log")
@@ -108,8 +138,14 @@ else
 fi
 
 # ---- data
-head -c 1000000 data/tinyshakespeare.txt | "$BIN/tok-encode" >"$W/data.tok" 2>"$OUT/data.log" ||
-	echo "tok-encode failed" >>"$OUT/data.log"
+if [ -n "$KIT" ]; then
+	cp "$KIT/data.tok" "$W/data.tok"
+	cp "$KIT/prompt.tok" "$W/prompt.tok"
+else
+	head -c 1000000 data/tinyshakespeare.txt | "$BIN/tok-encode" >"$W/data.tok" 2>"$OUT/data.log" ||
+		echo "tok-encode failed" >>"$OUT/data.log"
+	printf 'ROMEO:' | "$BIN/tok-encode" >"$W/prompt.tok" 2>/dev/null
+fi
 
 # losses STEP-LOG: "step loss" lines of the train entries
 losses() { awk '$2 == "train" { print $1, $3 }' "$1"; }
@@ -125,7 +161,14 @@ cmp_losses() {
 # ---- 20 steps, CPU vs GPU
 # head size 64, so that the tensor-core attention (GPTKIT_CUDA_ATTN=tc) applies too
 SMALL="--layers 4 --heads 2 --channels 128 --context 256 -b 8 -t 128 --steps 20 --seed 11 --lr 1e-3 -q"
-timeout 120 "$BIN/gpt-train" -o "$W/cpu" $SMALL --device cpu "$W/data.tok" >"$OUT/train-cpu.log" 2>&1
+if [ -n "$KIT" ] && [ -f "$KIT/train-cpu-log.txt" ]; then
+	# the CPU run was made with the kit's gpt-train where it was built (the
+	# kit's BLAS here is the slow reference one); the CPU runs are deterministic
+	mkdir -p "$W/cpu" && cp "$KIT/train-cpu-log.txt" "$W/cpu/log.txt"
+	echo "CPU log from the kit" >"$OUT/train-cpu.log"
+else
+	timeout 120 "$BIN/gpt-train" -o "$W/cpu" $SMALL --device cpu "$W/data.tok" >"$OUT/train-cpu.log" 2>&1
+fi
 timeout 60 env GPTKIT_CUDA_PRECISION=fp32 "$BIN/gpt-train" -o "$W/fp32" $SMALL --device cuda "$W/data.tok" \
 	>"$OUT/train-gpu-fp32.log" 2>&1
 timeout 60 "$BIN/gpt-train" -o "$W/bf16" $SMALL --device cuda "$W/data.tok" >"$OUT/train-gpu-bf16.log" 2>&1
@@ -170,19 +213,24 @@ else
 	record resume FAIL "the first run failed: $(tail -1 "$OUT/resume.log")"
 fi
 
-# ---- gpt-sample greedy, CPU vs GPU
+# ---- gpt-sample greedy, CPU vs GPU (fp32), and bf16 on the GPU
 if "$BIN/gpt-sample" --help 2>/dev/null | grep -q -- '--device'; then
 	M=$W/cpu/model_00000020.bin
-	printf 'ROMEO:' | "$BIN/tok-encode" >"$W/prompt.tok" 2>/dev/null
+	[ -f "$M" ] || M=$W/fp32/model_00000020.bin
 	ok=1
 	for d in cpu cuda; do
-		timeout 60 "$BIN/gpt-sample" --device $d --temperature 0 -n 64 "$M" <"$W/prompt.tok" >"$W/s-$d.tok" \
-			2>"$OUT/sample-$d.log" || ok=0
+		timeout 60 "$BIN/gpt-sample" --device $d -t 0 -n 64 --ignore-eot --stats "$M" <"$W/prompt.tok" \
+			>"$W/s-$d.tok" 2>"$OUT/sample-$d.log" || ok=0
 	done
+	timeout 60 "$BIN/gpt-sample" --device cuda --dtype bf16 -t 0 -n 64 --ignore-eot --stats "$M" <"$W/prompt.tok" \
+		>"$W/s-bf16.tok" 2>"$OUT/sample-bf16.log" || ok=0
+	# how many leading tokens agree (bf16 rounding may flip a late choice)
+	agree() { cmp "$1" "$2" 2>/dev/null | awk '{ sub(",", "", $5); print int(($5 - 1 - 1024) / 2) }'; }
 	if [ $ok -eq 1 ] && cmp -s "$W/s-cpu.tok" "$W/s-cuda.tok"; then
-		record sample PASS "64 greedy tokens identical"
+		a=$(agree "$W/s-cpu.tok" "$W/s-bf16.tok")
+		record sample PASS "64 greedy tokens identical (fp32); bf16 on the GPU agrees for ${a:-all 64}"
 	else
-		record sample FAIL "greedy tokens differ or a run failed (sample-*.log)"
+		record sample FAIL "fp32 greedy tokens differ (first $(agree "$W/s-cpu.tok" "$W/s-cuda.tok") agree) or a run failed (sample-*.log)"
 	fi
 else
 	record sample N/A "gpt-sample has no --device yet; cuda_check's infer_* checks cover the GPU engine"
@@ -239,6 +287,21 @@ if [ -n "$BB" ]; then
 	fi
 else
 	record bench FAIL "no batch size ran (see bench-*.log)"
+fi
+
+# ---- gpt-sample on the GPU: d12 (124M) decode speed, batch 1
+D12=$(ls "$W"/bench/model_*.bin 2>/dev/null | tail -1)
+if [ -n "$D12" ]; then
+	line=
+	for dt in fp32 bf16; do
+		timeout 60 "$BIN/gpt-sample" --device cuda --dtype $dt -t 0 -n 512 --ignore-eot --stats "$D12" \
+			<"$W/prompt.tok" >/dev/null 2>"$OUT/sample-d12-$dt.log"
+		tps=$(sed -n 's/.*steps in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$OUT/sample-d12-$dt.log")
+		line="$line $dt ${tps:-?} tokens/s;"
+	done
+	record sample-bench INFO "gpt-sample d12 decode, batch 1:$line"
+else
+	record sample-bench N/A "no d12 checkpoint from the bench"
 fi
 
 [ $NFAIL -eq 0 ]
