@@ -15,6 +15,25 @@
 
 #define MAX_ALLOCS 64
 
+/* GPTKIT_CUDA_PROFILE=1: an event before every launch of the model, so that
+ * the time between consecutive events is one call site's time on the
+ * stream (a memset that follows a launch is counted with it).  The events
+ * are read whenever the host waits for the stream anyway, and the totals
+ * per call site go to stderr at close.  Off, it costs one branch a launch. */
+#define PROF_EVENTS 512
+#define PROF_SITES 96
+
+typedef struct {
+	const char *site[PROF_EVENTS]; /* the launch's text: one string literal per call site */
+	cudaEvent_t ev[PROF_EVENTS + 1];
+	int n;
+	const char *names[PROF_SITES];
+	double ms[PROF_SITES];
+	long calls[PROF_SITES];
+	int nsites;
+	double total;
+} Prof;
+
 /* parameter tensor indices (gpt2.h order) */
 enum { WTE, WPE, LN1W, LN1B, QKVW, QKVB, ATTPROJW, ATTPROJB, LN2W, LN2B, FCW, FCB, FCPROJW, FCPROJB, LNFW, LNFB };
 
@@ -44,11 +63,78 @@ struct CudaModel {
 	float *h_scalars;
 	void *h_logits_x;
 	float *h_logits, *h_params, *h_m, *h_v, *h_grads;
+	Prof *prof;
 	char err[320];
 };
 
+static void prof_flush(CudaModel *cm);
+
+static void prof_mark(CudaModel *cm, const char *site)
+{
+	Prof *p = cm->prof;
+	if (!p)
+		return;
+	if (p->n == PROF_EVENTS) { /* full: wait and fold in what is there */
+		cudaStreamSynchronize(cm->stream);
+		prof_flush(cm);
+	}
+	p->site[p->n] = site;
+	cudaEventRecord(p->ev[p->n++], cm->stream);
+}
+
+/* Fold the recorded launches into the totals; the stream must be idle. */
+static void prof_flush(CudaModel *cm)
+{
+	Prof *p = cm->prof;
+	if (!p || p->n == 0)
+		return;
+	cudaEventRecord(p->ev[p->n], cm->stream);
+	cudaEventSynchronize(p->ev[p->n]);
+	for (int i = 0; i < p->n; i++) {
+		float ms = 0.0f;
+		cudaEventElapsedTime(&ms, p->ev[i], p->ev[i + 1]);
+		int k = 0;
+		while (k < p->nsites && p->names[k] != p->site[i])
+			k++;
+		if (k == p->nsites) {
+			if (k == PROF_SITES)
+				continue;
+			p->names[p->nsites++] = p->site[i];
+		}
+		p->ms[k] += ms;
+		p->calls[k]++;
+		p->total += ms;
+	}
+	p->n = 0;
+}
+
+static void prof_report(CudaModel *cm)
+{
+	Prof *p = cm->prof;
+	if (!p || p->total <= 0)
+		return;
+	fprintf(stderr, "gpt-train: CUDA profile (GPTKIT_CUDA_PROFILE), %.1f ms on the stream in all\n", p->total);
+	fprintf(stderr, "%10s %7s %6s  %s\n", "ms", "calls", "%", "call site");
+	for (int k = 0; k < p->nsites; k++) {
+		char name[96];
+		snprintf(name, sizeof name, "%s", p->names[k]);
+		name[strcspn(name, "(")] = 0;
+		/* the first argument names the output: enough to tell the sites apart */
+		const char *args = strchr(p->names[k], '(');
+		char what[64] = "";
+		if (args)
+			snprintf(what, sizeof what, "%.*s", (int)strcspn(args + 1, ")"), args + 1);
+		fprintf(stderr, "%10.2f %7ld %5.1f%%  %s(%s)\n", p->ms[k], p->calls[k], 100 * p->ms[k] / p->total, name,
+			what);
+	}
+}
+
 #define fail CK_FAIL
-#define K(call) CK_LAUNCH(cm, call)
+#define K(call)                         \
+	do {                            \
+		prof_mark(cm, #call);   \
+		CK_LAUNCH(cm, call);    \
+	} while (0)
 #define CU(call) CK_CUDA(cm, call)
 
 static void *dalloc(CudaModel *cm, size_t bytes)
@@ -138,6 +224,10 @@ extern "C" CudaModel *cuda_model_open(const GPT2Config *c, const float *params, 
 	}
 	CU(cudaSetDevice(0));
 	CU(cudaStreamCreateWithFlags(&cm->stream, cudaStreamNonBlocking));
+	const char *pe = getenv("GPTKIT_CUDA_PROFILE");
+	if (pe && *pe && strcmp(pe, "0") != 0 && (cm->prof = (Prof *)calloc(1, sizeof(Prof))) != NULL)
+		for (int i = 0; i <= PROF_EVENTS; i++)
+			CU(cudaEventCreate(&cm->prof->ev[i]));
 	if (!cm->broken && ck_blas_create(&cm->blas, reason, sizeof reason))
 		fail(cm, "%s", reason);
 
@@ -215,6 +305,14 @@ extern "C" void cuda_model_close(CudaModel *cm)
 		return;
 	if (cm->stream)
 		cudaStreamSynchronize(cm->stream);
+	if (cm->prof) {
+		prof_flush(cm);
+		prof_report(cm);
+		for (int i = 0; i <= PROF_EVENTS; i++)
+			if (cm->prof->ev[i])
+				cudaEventDestroy(cm->prof->ev[i]);
+		free(cm->prof);
+	}
 	for (int i = 0; i < cm->nallocs; i++)
 		cudaFree(cm->allocs[i]);
 	if (cm->h_batch)
@@ -385,6 +483,7 @@ static float read_scalar(CudaModel *cm, int k)
 	cudaError_t ce = cudaGetLastError();
 	if (ce != cudaSuccess)
 		fail(cm, "%s", cudaGetErrorString(ce));
+	prof_flush(cm);
 	return cm->broken ? NAN : cm->h_scalars[0];
 }
 

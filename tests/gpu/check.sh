@@ -289,6 +289,20 @@ else
 	record bench FAIL "no batch size ran (see bench-*.log)"
 fi
 
+# ---- where a d12 step's time goes: every launch timed with CUDA events
+# (GPTKIT_CUDA_PROFILE=1; 3 steps; the totals per call site, largest first)
+if [ -n "$BB" ] && [ $(( $(date +%s) - START )) -lt 420 ]; then
+	for tag in default tc; do
+		a=; [ $tag = tc ] && a=tc
+		rm -rf "$W/prof"
+		timeout 90 env GPTKIT_CUDA_PROFILE=1 GPTKIT_CUDA_ATTN=$a "$BIN/gpt-train" -o "$W/prof" -m d12 -t 1024 \
+			-b "$BB" --steps 3 --keep 0 -q --device cuda "$W/data.tok" >"$OUT/profile-$tag.log" 2>&1
+		top=$(awk '$3 ~ /%$/ && $1 + 0 > 0' "$OUT/profile-$tag.log" | sort -rn | head -3 |
+			awk '{ printf "%s %s; ", $3, $4 }')
+		record "prof-$tag" INFO "top call sites: $top"
+	done
+fi
+
 # ---- gpt-sample on the GPU: d12 (124M) decode speed, batch 1
 D12=$(ls "$W"/bench/model_*.bin 2>/dev/null | tail -1)
 if [ -n "$D12" ]; then

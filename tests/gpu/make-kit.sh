@@ -35,7 +35,7 @@ cp -L /usr/lib/x86_64-linux-gnu/libjansson.so.4 "$KIT/lib/"
 	rm -rf blas-x && dpkg -x libblas3_*.deb blas-x)
 cp -L "${TMPDIR:-/tmp}"/blas-x/usr/lib/x86_64-linux-gnu/blas/libblas.so.3 "$KIT/lib/"
 cc -O2 -Wall -Wextra -shared -fPIC -o "$KIT/lib/libopenblas.so.0" "$TOP/tests/gpu/blas_shim.c" \
-	-L"$KIT/lib" -l:libblas.so.3 -Wl,-rpath,'$ORIGIN'
+	-L"$KIT/lib" -Wl,--no-as-needed -l:libblas.so.3 -Wl,-rpath,'$ORIGIN'
 
 head -c 1000000 "$TOP/data/tinyshakespeare.txt" | "$TOP/bin/tok-encode" >"$KIT/data.tok"
 printf 'ROMEO:' | "$TOP/bin/tok-encode" >"$KIT/prompt.tok"
