@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,35 @@ static int start_segment(TokenReader *r, int first, Error *e)
 	return 0;
 }
 
+/* A regular file of 1 MB or more is mapped rather than read: its tokens
+ * are then converted straight from the page cache, without read()'s copy
+ * (a fifth of tok-decode's time on 4-byte tokens).  It is taken at its
+ * size when opened (what is appended later is not seen), and the fd is
+ * left at the end, as reading to the end would leave it.  Smaller files,
+ * pipes and failures to map are read as before. */
+static void try_map(TokenReader *r)
+{
+	struct stat st;
+	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)READ_CHUNK)
+		return;
+	off_t at = lseek(r->fd, 0, SEEK_CUR);
+	if (at < 0 || at >= st.st_size)
+		return;
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+	if (m == MAP_FAILED)
+		return;
+	madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+	if (lseek(r->fd, st.st_size, SEEK_SET) < 0) {
+		munmap(m, (size_t)st.st_size);
+		return;
+	}
+	r->map = m;
+	r->map_len = (size_t)st.st_size;
+	r->buf = (uint8_t *)m + at;
+	r->len = (size_t)(st.st_size - at);
+	r->eof = 1;
+}
+
 int stream_open_fd(TokenReader *r, int fd, const char *name, Error *e)
 {
 	memset(r, 0, sizeof *r);
@@ -165,6 +195,7 @@ int stream_open_fd(TokenReader *r, int fd, const char *name, Error *e)
 	r->name = strdup(name);
 	if (!r->name)
 		return err_set(e, "out of memory");
+	try_map(r);
 	if (start_segment(r, 1, e)) {
 		stream_close(r);
 		return -1;
@@ -357,7 +388,10 @@ void stream_close(TokenReader *r)
 {
 	if (r->own_fd)
 		close(r->fd);
-	free(r->buf);
+	if (r->map)
+		munmap(r->map, r->map_len);
+	else
+		free(r->buf);
 	free(r->name);
 	memset(r, 0, sizeof *r);
 }

@@ -46,6 +46,8 @@ typedef struct {
 	uint8_t *buf;
 	size_t len, pos, cap;
 	int eof;
+	void *map;           /* a regular file mapped whole (buf points into it) */
+	size_t map_len;
 	int live;            /* set by the caller: stream_read returns the tokens
 			      * at hand instead of waiting to fill max (for
 			      * pipes that show tokens as they come) */

@@ -1,7 +1,8 @@
 /* Unit tests of the tokenizer library (tok/): pre-tokenizer cases from
  * ../shared/data/README.md, the BPE against a naive reference (short and
  * long pieces), round trips on random bytes, no quadratic inputs, the
- * loaders (.tiktoken, GPT-2 json, tok-file), special tokens, threads. */
+ * loaders (.tiktoken, GPT-2 json, tok-file), special tokens, threads,
+ * decoding (its fast and slow paths, errors at block edges). */
 #include "io.h"
 #include "pretok.h"
 #include "tap.h"
@@ -403,6 +404,82 @@ static void test_tokfile(void)
 	remove(dir);
 }
 
+/* ---- decoding ---- */
+
+/* tok_decode of ids[0..n) appended to a buffer that already holds "<>"
+ * against the tokens' bytes one by one; with a bad id at `at` (n if none)
+ * the error, its index and the bytes before it. */
+static int decode_matches(const Tokenizer *t, const uint32_t *ids, size_t n, size_t at)
+{
+	size_t len = 2, cap = 2, wl = 2, bad = SIZE_MAX, need = 2, l;
+	for (size_t i = 0; i < at; i++)
+		need += tok_token_bytes(t, ids[i], &l) ? l : 0;
+	uint8_t *buf = malloc(2), *want = malloc(need);
+	Error e;
+	memcpy(buf, "<>", 2);
+	memcpy(want, "<>", 2);
+	for (size_t i = 0; i < at; i++) {
+		const uint8_t *b = tok_token_bytes(t, ids[i], &l);
+		memcpy(want + wl, b, l);
+		wl += l;
+	}
+	int rc = tok_decode(t, ids, n, &buf, &len, &cap, &bad, &e);
+	int good = len == wl && memcmp(buf, want, wl) == 0 &&
+		   (at == n ? rc == 0 : rc == -1 && bad == at && (strstr(e.msg, "outside") || strstr(e.msg, "names no")));
+	free(buf);
+	free(want);
+	return good;
+}
+
+/* Ids that name tokens, a third of them 16 bytes or longer (the decoder's
+ * slow path), in runs that cross its blocks of 256. */
+static void test_decode(void)
+{
+	static const char *const encs[] = {"gpt2", "cl100k_base", "o200k_base"};
+	static const size_t sizes[] = {0, 1, 3, 4, 5, 255, 256, 257, 1000, 3000};
+	Error e;
+	srand(7);
+	for (size_t k = 0; k < sizeof encs / sizeof *encs; k++) {
+		Tokenizer *t = tok_open(encs[k], &e);
+		uint32_t nv = tok_n_vocab(t), nlong = 0, *lng = malloc(nv * sizeof *lng), ids[3000];
+		for (uint32_t id = 0; id < nv; id++) {
+			size_t l;
+			if (tok_token_bytes(t, id, &l) && l >= 16)
+				lng[nlong++] = id;
+		}
+		int good = nlong > 0;
+		for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+			size_t n = sizes[s];
+			for (size_t i = 0; i < n; i++) {
+				size_t l;
+				do
+					ids[i] = rand() % 3 == 0 ? lng[rand() % nlong] : (uint32_t)rand() % nv;
+				while (!tok_token_bytes(t, ids[i], &l));
+			}
+			good &= decode_matches(t, ids, n, n);
+			/* an id out of range, or a gap (cl100k_base has 100261), here and there */
+			static const size_t where[] = {0, 3, 4, 255, 256, 257, 999, 2999};
+			for (size_t w = 0; w < sizeof where / sizeof *where; w++) {
+				if (where[w] >= n)
+					continue;
+				uint32_t keep = ids[where[w]];
+				ids[where[w]] = w % 2 ? nv + (uint32_t)w : UINT32_MAX;
+				good &= decode_matches(t, ids, n, where[w]);
+				if (k == 1) {
+					ids[where[w]] = 100261;
+					good &= decode_matches(t, ids, n, where[w]);
+				}
+				ids[where[w]] = keep;
+			}
+		}
+		char name[64];
+		snprintf(name, sizeof name, "decode-blocks-%s", encs[k]);
+		CHECK(good, name);
+		free(lng);
+		tok_free(t);
+	}
+}
+
 int main(void)
 {
 	test_pretok();
@@ -411,6 +488,7 @@ int main(void)
 	test_parallel();
 	test_loaders();
 	test_tokfile();
+	test_decode();
 	test_not_quadratic();
 	return test_done();
 }

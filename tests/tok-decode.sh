@@ -32,6 +32,28 @@ same_file two-files "$T/want" "$T/out"
 tok-encode -e cl100k_base <"$S" | cat - "$T/ml.tok" | tok-decode >"$T/out"
 same_file concatenated-unknown-length "$T/want" "$T/out"
 
+# files of 1 MB or more are mapped rather than read: whole, concatenated
+# (known and unknown lengths), from stdin at an offset, a bad token far in
+for i in 1 2; do cat "$S"; done >"$T/s2.txt"
+tok-encode -e o200k_base -o "$T/big.tok" "$T/s2.txt"
+tok-encode -e o200k_base <"$T/s2.txt" | cat >"$T/bigu.tok"
+tok-decode "$T/big.tok" >"$T/out" && same_file mapped "$T/s2.txt" "$T/out"
+cat "$T/bigu.tok" "$T/big.tok" >"$T/big2.tok"
+cat "$T/s2.txt" "$T/s2.txt" >"$T/want"
+tok-decode "$T/big2.tok" >"$T/out" && same_file mapped-concatenated-unknown-length "$T/want" "$T/out"
+{ printf 'xyz'; cat "$T/big.tok"; } >"$T/skip.tok"
+{ dd bs=3 count=1 of=/dev/null 2>/dev/null; tok-decode; } <"$T/skip.tok" >"$T/out" &&
+	same_file mapped-stdin-at-offset "$T/s2.txt" "$T/out"
+sz=$(wc -c <"$T/big.tok")
+for f in big bigu; do
+	cp "$T/$f.tok" "$T/bad.tok"
+	# token 250000 (0x0003d090) at byte offset sz - 8
+	printf '\220\320\003\000' | dd of="$T/bad.tok" bs=1 seek=$((sz - 8)) conv=notrunc 2>/dev/null
+	check_fails "mapped-out-of-vocab-$f" 1 "token 250000 at offset $((sz - 8)) is outside" tok-decode "$T/bad.tok"
+done
+check_fails gap-token 1 "token 100261 names no token in cl100k_base" \
+	sh -c 'echo "1 100261" | tok-decode -e cl100k_base --format text'
+
 # text ids
 tok-encode -e o200k_base --format text "$ML" | tok-decode -e o200k_base --format text >"$T/out"
 same_file text-format "$ML" "$T/out"

@@ -70,8 +70,10 @@ int table_build(const char *name, int pretok, const TableEntry *ent, uint32_t n_
 	uint32_t pos = 0, ns = 0;
 	for (uint32_t i = 0; i < n_vocab; i++) {
 		off[i] = pos;
-		if (ent[i].kind == 0)
+		if (ent[i].kind == 0) {
+			dec[16 * (size_t)i + 15] = 255; /* a gap: the decoder's slow path says so */
 			continue;
+		}
 		memcpy(bytes + pos, ent[i].bytes, ent[i].len);
 		pos += ent[i].len;
 		if (ent[i].len < 16) {

@@ -11,7 +11,7 @@
 #include "err.h"
 
 #define TABLE_MAGIC 0x424b4f54u /* "TOKB" */
-#define TABLE_VERSION 3
+#define TABLE_VERSION 4
 #define TABLE_PAD 16 /* readable bytes after the token bytes (decoder copies 16 at a time) */
 
 typedef struct {
@@ -31,8 +31,9 @@ typedef struct {
 	 *       uint32 off[n_vocab + 1], padded to 8 (token id's bytes are
 	 *       bytes[off[id] .. off[id+1]); empty = gap);
 	 *       uint8 dec[n_vocab][16], 16-aligned: a token of up to 15 bytes
-	 *       in [0..15) with its length in [15]; 255 for longer ones, 0
-	 *       for gaps (the decoder's one memory access per token);
+	 *       in [0..15) with its length in [15]; 255 there for longer
+	 *       ones and for gaps (the decoder's one memory access per token,
+	 *       and one test: length > 15 means the slow path);
 	 *       TableSlot slots[nslots] (open addressing, linear probing);
 	 *       uint8 bytes[bytes_len + TABLE_PAD] */
 } TableHeader;

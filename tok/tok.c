@@ -102,49 +102,107 @@ static int grow(uint8_t **buf, size_t *cap, size_t need, Error *e)
 	return 0;
 }
 
+/* The largest of n ids: a loop the compiler vectorises, so that the copy
+ * loop below need not check each id against the vocabulary. */
+static uint32_t max_id(const uint32_t *ids, size_t n)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = ids[i] > m ? ids[i] : m;
+	return m;
+}
+
+/* One token the careful way: an id out of range, a gap, or a token of 16
+ * bytes or more (from the byte pool, growing buf for it).  i is its index
+ * among n; the room for 16 bytes per token to come is kept. */
+static int decode_slow(const Tokenizer *t, const uint32_t *ids, size_t i, size_t n, uint8_t **o,
+		       uint8_t **buf, size_t *len, size_t *cap, size_t *bad, Error *e)
+{
+	uint32_t id = ids[i], nv = t->v.h->n_vocab;
+	uint32_t a = id < nv ? t->v.off[id] : 0, tl = id < nv ? t->v.off[id + 1] - a : 0;
+	size_t at = (size_t)(*o - *buf);
+	if (tl == 0) {
+		*len = at;
+		if (bad)
+			*bad = i;
+		if (id >= nv)
+			return err_set(e, "token %u is outside the %s vocabulary (%u)", id, t->name, nv);
+		return err_set(e, "token %u names no token in %s", id, t->name);
+	}
+	if (*cap - at < tl + 16 * (n - i) + 16) {
+		if (grow(buf, cap, at + tl + 16 * (n - i) + 16, e)) {
+			*len = at;
+			return -1;
+		}
+		*o = *buf + at;
+	}
+	memcpy(*o, t->v.bytes + a, tl);
+	*o += tl;
+	return 0;
+}
+
+/* Ids are checked a block at a time, a block small enough to stay in L1
+ * for the copy loop that follows. */
+#define DEC_BLOCK 256
+
+/* Copy the records of ids[*i..end) (ids known to be in range) to *o, four
+ * tokens a round, until a token that is not 1..15 bytes: each record holds
+ * the token's bytes and its length in [15]; it is copied whole (the
+ * output has room for 16 bytes per token) and the output advances by the
+ * length.  The length of a gap or a longer token is 255. */
+static void decode_fast(const uint8_t *dec, const uint32_t *ids, size_t *i, size_t end, uint8_t **o)
+{
+	size_t k = *i;
+	uint8_t *p = *o;
+	for (; k + 4 <= end; k += 4) {
+		const uint8_t *r0 = dec + 16 * (size_t)ids[k], *r1 = dec + 16 * (size_t)ids[k + 1];
+		const uint8_t *r2 = dec + 16 * (size_t)ids[k + 2], *r3 = dec + 16 * (size_t)ids[k + 3];
+		uint8_t l0 = r0[15], l1 = r1[15], l2 = r2[15], l3 = r3[15];
+		if (__builtin_expect((l0 | l1 | l2 | l3) > 15, 0))
+			break; /* one of them is not short: the tail loop finds which */
+		memcpy(p, r0, 16);
+		p += l0;
+		memcpy(p, r1, 16);
+		p += l1;
+		memcpy(p, r2, 16);
+		p += l2;
+		memcpy(p, r3, 16);
+		p += l3;
+	}
+	for (; k < end; k++) {
+		const uint8_t *r = dec + 16 * (size_t)ids[k];
+		if (r[15] > 15)
+			break;
+		memcpy(p, r, 16);
+		p += r[15];
+	}
+	*i = k;
+	*o = p;
+}
+
 int tok_decode(const Tokenizer *t, const uint32_t *ids, size_t n, uint8_t **buf, size_t *len,
 	       size_t *cap, size_t *bad, Error *e)
 {
-	const uint32_t *off = t->v.off, nv = t->v.h->n_vocab;
-	const uint8_t *bytes = t->v.bytes;
+	const uint32_t nv = t->v.h->n_vocab;
+	const uint8_t *dec = t->v.dec;
 	size_t L = *len;
-	/* room for n tokens of up to 16 bytes; longer ones check for more */
+	/* room for n tokens of up to 16 bytes; longer ones make more */
 	if (*cap - L < 16 * n + 16 && grow(buf, cap, L + 16 * n + 16, e))
 		return -1;
 	uint8_t *o = *buf + L;
-	const uint8_t *dec = t->v.dec;
-	for (size_t i = 0; i < n; i++) {
-		if (i + 32 < n) { /* the records of tokens to come: random places in a table of megabytes */
-			uint32_t f = ids[i + 32];
-			__builtin_prefetch(dec + 16 * (size_t)(f < nv ? f : 0));
-		}
-		uint32_t id = ids[i];
-		const uint8_t *r = dec + 16 * (size_t)(id < nv ? id : 0);
-		uint8_t l = r[15];
-		if (l && l < 16 && id < nv) {
-			memcpy(o, r, 16); /* one aligned record; the length byte is overwritten next */
-			o += l;
-			continue;
-		}
-		if (id >= nv || l == 0) {
-			*len = (size_t)(o - *buf);
-			if (bad)
-				*bad = i;
-			if (id >= nv)
-				return err_set(e, "token %u is outside the %s vocabulary (%u)", id, t->name, nv);
-			return err_set(e, "token %u names no token in %s", id, t->name);
-		}
-		uint32_t a = off[id], tl = off[id + 1] - a;
-		size_t at = (size_t)(o - *buf);
-		if (*cap - at < tl + 16 * (n - i) + 16) {
-			if (grow(buf, cap, at + tl + 16 * (n - i) + 16, e)) {
-				*len = at;
+	for (size_t i = 0; i < n;) {
+		size_t end = n - i < DEC_BLOCK ? n : i + DEC_BLOCK;
+		int checked = max_id(ids + i, end - i) < nv;
+		while (i < end) {
+			if (checked)
+				decode_fast(dec, ids, &i, end, &o);
+			if (i == end)
+				break;
+			/* a longer token, a gap, or a block with an id out of range */
+			if (decode_slow(t, ids, i, n, &o, buf, len, cap, bad, e))
 				return -1;
-			}
-			o = *buf + at;
+			i++;
 		}
-		memcpy(o, bytes + a, tl);
-		o += tl;
 	}
 	*len = (size_t)(o - *buf);
 	return 0;
