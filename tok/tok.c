@@ -145,16 +145,29 @@ static int decode_slow(const Tokenizer *t, const uint32_t *ids, size_t i, size_t
  * for the copy loop that follows. */
 #define DEC_BLOCK 256
 
+/* How many tokens ahead the decoder prefetches records: they are random
+ * places in a table of megabytes that a fresh process has not yet read,
+ * and waiting for them was most of its time.  16 to 512 measured; gains
+ * grew up to 256 (o200k_base 1.53 to 1.87 GB/s, gpt2 1.84 to 2.01). */
+#define DEC_AHEAD 256
+
 /* Copy the records of ids[*i..end) (ids known to be in range) to *o, four
  * tokens a round, until a token that is not 1..15 bytes: each record holds
  * the token's bytes and its length in [15]; it is copied whole (the
  * output has room for 16 bytes per token) and the output advances by the
- * length.  The length of a gap or a longer token is 255. */
-static void decode_fast(const uint8_t *dec, const uint32_t *ids, size_t *i, size_t end, uint8_t **o)
+ * length.  The length of a gap or a longer token is 255.  ids has n. */
+static void decode_fast(const uint8_t *dec, const uint32_t *ids, size_t n, size_t *i, size_t end,
+			uint8_t **o)
 {
 	size_t k = *i;
 	uint8_t *p = *o;
 	for (; k + 4 <= end; k += 4) {
+		if (k + DEC_AHEAD + 4 <= n) { /* ids not yet checked: a prefetch never faults */
+			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD]);
+			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD + 1]);
+			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD + 2]);
+			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD + 3]);
+		}
 		const uint8_t *r0 = dec + 16 * (size_t)ids[k], *r1 = dec + 16 * (size_t)ids[k + 1];
 		const uint8_t *r2 = dec + 16 * (size_t)ids[k + 2], *r3 = dec + 16 * (size_t)ids[k + 3];
 		uint8_t l0 = r0[15], l1 = r1[15], l2 = r2[15], l3 = r3[15];
@@ -195,7 +208,7 @@ int tok_decode(const Tokenizer *t, const uint32_t *ids, size_t n, uint8_t **buf,
 		int checked = max_id(ids + i, end - i) < nv;
 		while (i < end) {
 			if (checked)
-				decode_fast(dec, ids, &i, end, &o);
+				decode_fast(dec, ids, n, &i, end, &o);
 			if (i == end)
 				break;
 			/* a longer token, a gap, or a block with an id out of range */
