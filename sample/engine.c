@@ -4,6 +4,8 @@
 
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,6 +13,10 @@
 #include "hf.h"
 #include "layers.h"
 #include "vmath.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels say EINVAL */
+#endif
 
 /* ------------------------------------------------------------------ loading */
 
@@ -104,7 +110,11 @@ int model_load(Model *m, const char *path, ModelDtype dtype, Error *e)
 	m->mapped = 1;
 	m->config = m->map.config;
 	m->ckpt_version = m->map.version;
-	madvise(m->map.map, m->map.map_len, MADV_WILLNEED);
+	/* fault the whole mapping in now, at load time, not page by page in
+	 * the first forward pass (a 500 MB checkpoint is 120k page faults:
+	 * most of the first prompt pass's time otherwise) */
+	if (madvise(m->map.map, m->map.map_len, MADV_POPULATE_READ))
+		madvise(m->map.map, m->map.map_len, MADV_WILLNEED);
 	int rc = setup(m, (float *)m->map.params_f32, 0, m->map.params_bf16, e);
 	if (rc == 0 && (m->own_f32 || m->own_bf16) && !(dtype == MODEL_BF16 && m->map.params_bf16) &&
 	    !(dtype == MODEL_F32 && m->map.params_f32)) {
@@ -148,6 +158,12 @@ void model_free(Model *m)
 
 /* ------------------------------------------------------------------ state */
 
+/* see barrier_wait */
+struct EngineBarrier {
+	_Atomic int count, gen;
+	_Atomic int next[]; /* the next chunk of each product of a step */
+};
+
 int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 {
 	memset(s, 0, sizeof *s);
@@ -170,10 +186,15 @@ int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 	s->att = malloc((size_t)s->att_threads * T * sizeof(float));
 	s->logits = malloc((size_t)c->vocab_size * sizeof(float));
 	s->xs = malloc(4 * C * sizeof(uint16_t) + 64);
+	s->lnt = malloc((size_t)s->att_threads * C * sizeof(float));
+	s->xst = malloc((size_t)s->att_threads * 4 * C * sizeof(uint16_t));
+	s->bar = calloc(1, sizeof *s->bar + (4 * L + 1) * sizeof(_Atomic int));
+	s->chunk_static = getenv("GPTKIT_STATIC") ? s->att_threads : 0;
 	if (m->dtype == MODEL_BF16 && B > 1)
 		s->wscratch = malloc(4 * C * C * sizeof(float));
 	if (!s->kcache || !s->vcache || !s->x || !s->xb || !s->qkv || !s->atty || !s->tmp || !s->hb ||
-	    !s->mean || !s->rstd || !s->att || !s->logits || !s->xs || (m->dtype == MODEL_BF16 && B > 1 && !s->wscratch)) {
+	    !s->mean || !s->rstd || !s->att || !s->logits || !s->xs ||
+	    !s->lnt || !s->xst || !s->bar || (m->dtype == MODEL_BF16 && B > 1 && !s->wscratch)) {
 		engine_free(s);
 		return err_set(e, "out of memory for the KV cache and activations");
 	}
@@ -196,6 +217,9 @@ void engine_free(Engine *s)
 	free(s->logits);
 	free(s->wscratch);
 	free(s->xs);
+	free(s->lnt);
+	free(s->xst);
+	free(s->bar);
 	memset(s, 0, sizeof *s);
 }
 
@@ -218,48 +242,63 @@ static void mm(Engine *s, float *out, const float *inp, const float *W, const ui
 	}
 }
 
+/* Where head h's key (value) of position t in layer l lies in the cache:
+ * (L, NH, maxT, hs), so that one head's keys are one contiguous stream (a
+ * (maxT, C) layout strides 3 KB between them, which the hardware
+ * prefetchers do not follow: attention was latency-bound). */
+static inline size_t kv_at(const GPT2Config *c, int l, int h, int t)
+{
+	int hs = c->channels / c->num_heads;
+	return (((size_t)l * c->num_heads + h) * c->max_seq_len + t) * hs;
+}
+
+/* Attention of the query at row i (position pos + i) in head h over the
+ * cache of layer l up to that position; att is T floats of scratch. */
+static void attend_head(Engine *s, int l, int i, int h, float *att)
+{
+	const GPT2Config *c = &s->m->config;
+	int C = c->channels, hs = C / c->num_heads, p = s->pos + i;
+	const float *kc = s->kcache + kv_at(c, l, h, 0), *vc = s->vcache + kv_at(c, l, h, 0);
+	const float *q = s->qkv + (size_t)i * 3 * C + h * hs;
+	float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY;
+	for (int t = 0; t <= p; t++) {
+		const float *k = kc + (size_t)t * hs;
+		float d = 0.0f;
+		#pragma omp simd reduction(+:d)
+		for (int j = 0; j < hs; j++)
+			d += q[j] * k[j];
+		d *= scale;
+		att[t] = d;
+		mx = d > mx ? d : mx;
+	}
+	float sum = 0.0f;
+	#pragma omp simd reduction(+:sum)
+	for (int t = 0; t <= p; t++) {
+		att[t] = vexp(att[t] - mx);
+		sum += att[t];
+	}
+	float inv = 1.0f / sum;
+	float *o = s->atty + (size_t)i * C + h * hs;
+	for (int j = 0; j < hs; j++)
+		o[j] = 0.0f;
+	for (int t = 0; t <= p; t++) {
+		const float *v = vc + (size_t)t * hs;
+		float a = att[t] * inv;
+		#pragma omp simd
+		for (int j = 0; j < hs; j++)
+			o[j] += a * v[j];
+	}
+}
+
 /* Causal attention of n new positions (pos..pos+n-1) over the cache of layer l. */
 static void attention(Engine *s, int l, int n)
 {
 	const GPT2Config *c = &s->m->config;
-	int C = c->channels, NH = c->num_heads, hs = C / NH, T = c->max_seq_len, pos = s->pos;
-	const float *kc = s->kcache + (size_t)l * T * C, *vc = s->vcache + (size_t)l * T * C;
-	float scale = 1.0f / sqrtf((float)hs);
-	#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * (pos + n) * C > 32768)
+	int NH = c->num_heads, T = c->max_seq_len;
+	#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * (s->pos + n) * c->channels > 32768)
 	for (int i = 0; i < n; i++)
-		for (int h = 0; h < NH; h++) {
-			float *att = s->att + (size_t)omp_get_thread_num() * T;
-			const float *q = s->qkv + (size_t)i * 3 * C + h * hs;
-			int p = pos + i;
-			float mx = -INFINITY;
-			for (int t = 0; t <= p; t++) {
-				const float *k = kc + (size_t)t * C + h * hs;
-				float d = 0.0f;
-				#pragma omp simd reduction(+:d)
-				for (int j = 0; j < hs; j++)
-					d += q[j] * k[j];
-				d *= scale;
-				att[t] = d;
-				if (d > mx)
-					mx = d;
-			}
-			float sum = 0.0f;
-			for (int t = 0; t <= p; t++) {
-				att[t] = expf(att[t] - mx);
-				sum += att[t];
-			}
-			float inv = 1.0f / sum;
-			float *o = s->atty + (size_t)i * C + h * hs;
-			for (int j = 0; j < hs; j++)
-				o[j] = 0.0f;
-			for (int t = 0; t <= p; t++) {
-				const float *v = vc + (size_t)t * C + h * hs;
-				float a = att[t] * inv;
-				#pragma omp simd
-				for (int j = 0; j < hs; j++)
-					o[j] += a * v[j];
-			}
-		}
+		for (int h = 0; h < NH; h++)
+			attend_head(s, l, i, h, s->att + (size_t)omp_get_thread_num() * T);
 }
 
 /* One row: no thread team for 768 numbers (a parallel region costs more). */
@@ -320,37 +359,169 @@ static void logits_row(Engine *s, float *out, const float *xrow)
 		kern_matvec_f32(s->kern, out, xrow, m->w.wte, NULL, C, V);
 }
 
+/* ------------------------------------------------------------------ decode */
+
+/* One decoded token is ~50 matrix-vector products and the attention of 12
+ * layers: it runs as a single parallel region whose threads split every
+ * product's rows and the heads, meeting at this barrier five times a layer.
+ * libgomp's own barrier, under the OMP_WAIT_POLICY=passive that gpt-sample
+ * sets for busy machines, sleeps in the kernel at once; this one spins for
+ * a few microseconds (the other thread is usually that close) and then
+ * yields the core (struct EngineBarrier is defined with the state). */
+#define SPINS 2000
+
+static void barrier_wait(struct EngineBarrier *b, int n)
+{
+	if (n == 1)
+		return;
+	int g = atomic_load_explicit(&b->gen, memory_order_acquire);
+	if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == n - 1) {
+		atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+		atomic_store_explicit(&b->gen, g + 1, memory_order_release);
+		return;
+	}
+	for (int spin = 0; atomic_load_explicit(&b->gen, memory_order_acquire) == g; spin++) {
+		if (spin < SPINS) {
+#if defined(__x86_64__)
+			__builtin_ia32_pause();
+#endif
+		} else {
+			sched_yield();
+		}
+	}
+}
+
+/* Rows are handed out in chunks, taken in order from a counter per product
+ * (op), not split in fixed halves: on a shared machine a thread that loses
+ * its core for a while would otherwise hold the other up at every barrier
+ * (measured: ...).  A chunk is about 256 KB of weights (at least NS
+ * rows of the kernel's streams, and 16 chunks a matrix) so that the last
+ * chunk's imbalance is a few microseconds. */
+static int chunk_rows(int C, int OC, int esz)
+{
+	double bytes = (double)C * OC * esz;
+	int n = (int)(bytes / 262144);
+	n = n < 16 ? 16 : n;
+	int r = (OC + n - 1) / n;
+	return (r + 7) / 8 * 8;
+}
+
+/* out (+)= W x + bias over the rows this thread takes (W fp32 or bf16, OC x
+ * C), with GELU on them when act. */
+static void mv_rows(Engine *s, int op, float *out, const float *x, const float *W, const uint16_t *W16,
+		    const float *bias, int C, int OC, int acc, int act, int id)
+{
+	uint16_t *xs = s->xst + (size_t)id * 4 * s->m->config.channels;
+	if (W16)
+		kern_bf16_prepare(s->kern, xs, x, C);
+	int rows = s->chunk_static ? (OC + s->chunk_static - 1) / s->chunk_static : chunk_rows(C, OC, W16 ? 2 : 4);
+	for (;;) {
+		int r0 = atomic_fetch_add_explicit(&s->bar->next[op], 1, memory_order_relaxed) * rows;
+		if (r0 >= OC)
+			break;
+		int r1 = r0 + rows < OC ? r0 + rows : OC;
+		if (W16)
+			kern_matvec_bf16_rows(s->kern, out, x, xs, W16, bias, C, r0, r1, acc);
+		else
+			kern_matvec_f32_rows(s->kern, out, x, W, bias, C, r0, r1, acc);
+		if (act)
+			gelu(out + r0, (size_t)(r1 - r0));
+	}
+}
+
+/* Thread id's share of one token at position s->pos (s->x holds its
+ * embedding); the last position's logits into s->logits. */
+static void decode_share(Engine *s, int id, int nt)
+{
+	const Model *m = s->m;
+	const GPT2Config *c = &m->config;
+	const GPT2Params *w = &m->w;
+	int C = c->channels, L = c->num_layers, T = c->max_seq_len, NH = c->num_heads, hs = C / NH;
+	size_t CC = (size_t)C * C;
+	int bf = m->dtype == MODEL_BF16;
+	float *xb = s->lnt + (size_t)id * C; /* layernorm output: each thread its own copy */
+	struct EngineBarrier *bar = s->bar;
+
+	for (int l = 0; l < L; l++) {
+		int op = 4 * l;
+		layernorm_row(xb, s->x, w->ln1w + l * C, w->ln1b + l * C, C);
+		mv_rows(s, op, s->qkv, xb, bf ? NULL : w->qkvw + l * 3 * CC, bf ? m->qkvw16 + l * 3 * CC : NULL,
+			w->qkvb + l * 3 * C, C, 3 * C, 0, 0, id);
+		barrier_wait(bar, nt);
+		for (int h = id; h < NH; h += nt) {
+			size_t at = kv_at(c, l, h, s->pos);
+			memcpy(s->kcache + at, s->qkv + C + h * hs, hs * sizeof(float));
+			memcpy(s->vcache + at, s->qkv + 2 * C + h * hs, hs * sizeof(float));
+			attend_head(s, l, 0, h, s->att + (size_t)id * T);
+		}
+		barrier_wait(bar, nt);
+		mv_rows(s, op + 1, s->x, s->atty, bf ? NULL : w->attprojw + l * CC, bf ? m->attprojw16 + l * CC : NULL,
+			w->attprojb + l * C, C, C, 1, 0, id);
+		barrier_wait(bar, nt);
+		layernorm_row(xb, s->x, w->ln2w + l * C, w->ln2b + l * C, C);
+		mv_rows(s, op + 2, s->hb, xb, bf ? NULL : w->fcw + l * 4 * CC, bf ? m->fcw16 + l * 4 * CC : NULL,
+			w->fcb + l * 4 * C, C, 4 * C, 0, 1, id);
+		barrier_wait(bar, nt);
+		mv_rows(s, op + 3, s->x, s->hb, bf ? NULL : w->fcprojw + l * 4 * CC,
+			bf ? m->fcprojw16 + l * 4 * CC : NULL, w->fcprojb + l * C, 4 * C, C, 1, 0, id);
+		barrier_wait(bar, nt);
+	}
+	/* the tied head, the largest matrix, shared out like the others */
+	layernorm_row(xb, s->x, w->lnfw, w->lnfb, C);
+	mv_rows(s, 4 * L, s->logits, xb, bf ? NULL : w->wte, bf ? m->wte16 : NULL, NULL, C, c->vocab_size, 0, 0, id);
+}
+
+static void embed(Engine *s, float *x, int tok, int pos)
+{
+	const Model *m = s->m;
+	int C = m->config.channels;
+	const float *pe = m->w.wpe + (size_t)pos * C;
+	if (m->dtype == MODEL_BF16) {
+		const uint16_t *te = m->wte16 + (size_t)tok * C;
+		for (int j = 0; j < C; j++)
+			x[j] = ckpt_bf16_to_f32(te[j]) + pe[j];
+	} else {
+		const float *te = m->w.wte + (size_t)tok * C;
+		for (int j = 0; j < C; j++)
+			x[j] = te[j] + pe[j];
+	}
+}
+
+static void forward_one(Engine *s, int tok, float *logits_out)
+{
+	embed(s, s->x, tok, s->pos);
+	for (int i = 0; i <= 4 * s->m->config.num_layers; i++)
+		atomic_store_explicit(&s->bar->next[i], 0, memory_order_relaxed);
+	#pragma omp parallel num_threads(s->att_threads)
+	decode_share(s, omp_get_thread_num(), omp_get_num_threads());
+	if (logits_out)
+		memcpy(logits_out, s->logits, s->m->config.vocab_size * sizeof(float));
+	s->pos++;
+}
+
+/* ------------------------------------------------------------------ prompt */
+
 static void forward_batch(Engine *s, const int *tok, int n, float *all_logits)
 {
 	const Model *m = s->m;
 	const GPT2Config *c = &m->config;
 	const GPT2Params *w = &m->w;
-	int C = c->channels, L = c->num_layers, T = c->max_seq_len, V = c->vocab_size;
+	int C = c->channels, L = c->num_layers, V = c->vocab_size, NH = c->num_heads, hs = C / NH;
 	size_t CC = (size_t)C * C;
 	int bf = m->dtype == MODEL_BF16;
 
-	for (int i = 0; i < n; i++) {
-		float *x = s->x + (size_t)i * C;
-		const float *pe = w->wpe + (size_t)(s->pos + i) * C;
-		if (bf) {
-			const uint16_t *te = m->wte16 + (size_t)tok[i] * C;
-			for (int j = 0; j < C; j++)
-				x[j] = ckpt_bf16_to_f32(te[j]) + pe[j];
-		} else {
-			const float *te = w->wte + (size_t)tok[i] * C;
-			for (int j = 0; j < C; j++)
-				x[j] = te[j] + pe[j];
-		}
-	}
+	for (int i = 0; i < n; i++)
+		embed(s, s->x + (size_t)i * C, tok[i], s->pos + i);
 	for (int l = 0; l < L; l++) {
 		layernorm(s, s->xb, s->x, w->ln1w + l * C, w->ln1b + l * C, n, C);
 		mm(s, s->qkv, s->xb, bf ? NULL : w->qkvw + l * 3 * CC, bf ? m->qkvw16 + l * 3 * CC : NULL,
 		   w->qkvb + l * 3 * C, n, C, 3 * C);
-		for (int i = 0; i < n; i++) {
-			size_t at = ((size_t)l * T + s->pos + i) * C;
-			memcpy(s->kcache + at, s->qkv + (size_t)i * 3 * C + C, C * sizeof(float));
-			memcpy(s->vcache + at, s->qkv + (size_t)i * 3 * C + 2 * C, C * sizeof(float));
-		}
+		for (int i = 0; i < n; i++)
+			for (int h = 0; h < NH; h++) {
+				size_t at = kv_at(c, l, h, s->pos + i);
+				memcpy(s->kcache + at, s->qkv + (size_t)i * 3 * C + C + h * hs, hs * sizeof(float));
+				memcpy(s->vcache + at, s->qkv + (size_t)i * 3 * C + 2 * C + h * hs, hs * sizeof(float));
+			}
 		attention(s, l, n);
 		mm(s, s->tmp, s->atty, bf ? NULL : w->attprojw + l * CC, bf ? m->attprojw16 + l * CC : NULL,
 		   w->attprojb + l * C, n, C, C);
@@ -384,7 +555,11 @@ void engine_forward(Engine *s, const int *tokens, int n, float *all_logits)
 	int V = s->m->config.vocab_size;
 	for (int done = 0; done < n;) {
 		int nb = n - done < s->max_batch ? n - done : s->max_batch;
-		forward_batch(s, tokens + done, nb, all_logits ? all_logits + (size_t)done * V : NULL);
+		float *out = all_logits ? all_logits + (size_t)done * V : NULL;
+		if (nb == 1)
+			forward_one(s, tokens[done], out);
+		else
+			forward_batch(s, tokens + done, nb, out);
 		done += nb;
 	}
 }

@@ -48,6 +48,10 @@ typedef struct {
 	float *logits;       /* (V) of the last position */
 	float *wscratch;     /* bf16 batched pass: one matrix widened to fp32 */
 	uint16_t *xs;        /* bf16 activations for the AVX-512 BF16 kernel */
+	float *lnt;          /* decode: a layernorm output per thread (threads, C) */
+	uint16_t *xst;       /* decode: bf16 activations per thread (threads, 4C) */
+	struct EngineBarrier *bar; /* decode: the threads' meeting point */
+	int chunk_static;
 } Engine;
 
 int engine_init(Engine *s, const Model *m, int max_batch, Error *e);

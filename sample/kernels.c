@@ -3,16 +3,9 @@
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Rows per block: four weight streams in flight per thread. */
-#define ROWS 4
-/* Software prefetch PF rows ahead of each stream: the hardware prefetcher
- * alone leaves bandwidth unused (bf16 rows by a third, measured). */
-#ifndef PF
-#define PF 8
-#endif
 
 KernelLevel kern_detect(void)
 {
@@ -53,10 +46,10 @@ static inline uint16_t f32_to_bf16(float f)
 
 /* ------------------------------------------------------------------ portable */
 
-static void matvec_f32_portable(float *out, const float *x, const float *W, const float *bias, int C, int OC)
+static void matvec_f32_portable(float *out, const float *x, const float *W, const float *bias, int C, int r0,
+				int r1, int acc)
 {
-	#pragma omp parallel for schedule(static)
-	for (int o = 0; o < OC; o++) {
+	for (int o = r0; o < r1; o++) {
 		const float *w = W + (size_t)o * C;
 		float s[8] = { 0 };
 		int i = 0;
@@ -67,14 +60,15 @@ static void matvec_f32_portable(float *out, const float *x, const float *W, cons
 		for (; i < C; i++)
 			t += w[i] * x[i];
 		t += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-		out[o] = t + (bias ? bias[o] : 0.0f);
+		t += bias ? bias[o] : 0.0f;
+		out[o] = acc ? out[o] + t : t;
 	}
 }
 
-static void matvec_bf16_portable(float *out, const float *x, const uint16_t *W, const float *bias, int C, int OC)
+static void matvec_bf16_portable(float *out, const float *x, const uint16_t *W, const float *bias, int C, int r0,
+				 int r1, int acc)
 {
-	#pragma omp parallel for schedule(static)
-	for (int o = 0; o < OC; o++) {
+	for (int o = r0; o < r1; o++) {
 		const uint16_t *w = W + (size_t)o * C;
 		float s[8] = { 0 };
 		int i = 0;
@@ -85,71 +79,82 @@ static void matvec_bf16_portable(float *out, const float *x, const uint16_t *W, 
 		for (; i < C; i++)
 			t += bf16_to_f32(w[i]) * x[i];
 		t += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-		out[o] = t + (bias ? bias[o] : 0.0f);
+		t += bias ? bias[o] : 0.0f;
+		out[o] = acc ? out[o] + t : t;
 	}
 }
 
 /* ------------------------------------------------------------------ AVX-512F */
 
+/* A thread's rows are cut into NS equal runs and the kernels walk the runs
+ * side by side, one row from each at a time: NS sequential weight streams
+ * in flight, far apart, each prefetched PFB bytes ahead (into its next
+ * row).  Measured on a 2-core Xeon against the previous blocks of four
+ * neighbouring rows, interleaved in one process: 20% more fp32 bandwidth and
+ * 35% more bf16; 8 streams were as good as 12 or 16. */
+#define NS 8
+#ifndef PFB
+#define PFB 2048
+#endif
+
 #if defined(__x86_64__)
-__attribute__((target("avx512f,avx512bw")))
-static void matvec_f32_avx512(float *out, const float *x, const float *W, const float *bias, int C, int OC)
+static inline void put(float *out, int o, float v, const float *bias, int acc)
 {
-	int nblk = (OC + ROWS - 1) / ROWS, tail = C & 15;
+	if (bias)
+		v += bias[o];
+	out[o] = acc ? out[o] + v : v;
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static float dot_f32(const float *w, const float *x, int C)
+{
+	__m512 a = _mm512_setzero_ps(), b = a;
+	int i = 0;
+	for (; i + 32 <= C; i += 32) {
+		a = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a);
+		b = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), b);
+	}
+	for (; i < C; i += 16) {
+		__mmask16 m = C - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - i)) - 1);
+		a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), a);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(a, b));
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static void matvec_f32_avx512(float *out, const float *x, const float *W, const float *bias, int C, int r0,
+			      int r1, int acc)
+{
+	int len = (r1 - r0) / NS, tail = C & 15;
 	__mmask16 tm = (__mmask16)((1u << tail) - 1);
-	#pragma omp parallel for schedule(dynamic, 8)
-	for (int b = 0; b < nblk; b++) {
-		int o0 = b * ROWS, nr = OC - o0 < ROWS ? OC - o0 : ROWS;
-		const float *w0 = W + (size_t)o0 * C;
-		if (nr == ROWS) {
-			const float *w1 = w0 + C, *w2 = w1 + C, *w3 = w2 + C;
-			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-			int i = 0;
-			for (; i + 16 <= C; i += 16) {
-				_mm_prefetch((const char *)(w0 + i + PF * C), _MM_HINT_T0);
-				_mm_prefetch((const char *)(w1 + i + PF * C), _MM_HINT_T0);
-				_mm_prefetch((const char *)(w2 + i + PF * C), _MM_HINT_T0);
-				_mm_prefetch((const char *)(w3 + i + PF * C), _MM_HINT_T0);
-				__m512 xv = _mm512_loadu_ps(x + i);
-				a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + i), xv, a0);
-				a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w1 + i), xv, a1);
-				a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w2 + i), xv, a2);
-				a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w3 + i), xv, a3);
-			}
-			if (tail) {
-				__m512 xv = _mm512_maskz_loadu_ps(tm, x + i);
-				a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, w0 + i), xv, a0);
-				a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, w1 + i), xv, a1);
-				a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, w2 + i), xv, a2);
-				a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, w3 + i), xv, a3);
-			}
-			out[o0] = _mm512_reduce_add_ps(a0) + (bias ? bias[o0] : 0.0f);
-			out[o0 + 1] = _mm512_reduce_add_ps(a1) + (bias ? bias[o0 + 1] : 0.0f);
-			out[o0 + 2] = _mm512_reduce_add_ps(a2) + (bias ? bias[o0 + 2] : 0.0f);
-			out[o0 + 3] = _mm512_reduce_add_ps(a3) + (bias ? bias[o0 + 3] : 0.0f);
-		} else {
-			for (int r = 0; r < nr; r++) {
-				const float *w = w0 + (size_t)r * C;
-				__m512 a = _mm512_setzero_ps();
-				int i = 0;
-				for (; i + 16 <= C; i += 16)
-					a = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a);
-				if (tail)
-					a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, w + i), _mm512_maskz_loadu_ps(tm, x + i), a);
-				out[o0 + r] = _mm512_reduce_add_ps(a) + (bias ? bias[o0 + r] : 0.0f);
+	for (int j = 0; j < len; j++) {
+		const float *w[NS];
+		__m512 a[NS];
+		for (int s = 0; s < NS; s++) {
+			w[s] = W + (size_t)(r0 + s * len + j) * C;
+			a[s] = _mm512_setzero_ps();
+		}
+		int i = 0;
+		for (; i + 16 <= C; i += 16) {
+			__m512 xv = _mm512_loadu_ps(x + i);
+			for (int s = 0; s < NS; s++) {
+				_mm_prefetch((const char *)(w[s] + i) + PFB, _MM_HINT_T0);
+				a[s] = _mm512_fmadd_ps(_mm512_loadu_ps(w[s] + i), xv, a[s]);
 			}
 		}
+		if (tail) {
+			__m512 xv = _mm512_maskz_loadu_ps(tm, x + i);
+			for (int s = 0; s < NS; s++)
+				a[s] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, w[s] + i), xv, a[s]);
+		}
+		for (int s = 0; s < NS; s++)
+			put(out, r0 + s * len + j, _mm512_reduce_add_ps(a[s]), bias, acc);
 	}
+	for (int r = r0 + NS * len; r < r1; r++)
+		put(out, r, dot_f32(W + (size_t)r * C, x, C), bias, acc);
 }
 
 /* bf16 weights widened to fp32 (a shift), fp32 activations: exact products. */
-__attribute__((target("avx512f,avx512bw")))
-static inline __m512 widen16(const uint16_t *p)
-{
-	__m256i h = _mm256_loadu_si256((const __m256i *)p);
-	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 __attribute__((target("avx512f,avx512bw")))
 static inline __m512 widen16_mask(const uint16_t *p, __mmask16 m)
 {
@@ -157,95 +162,103 @@ static inline __m512 widen16_mask(const uint16_t *p, __mmask16 m)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static void matvec_bf16_avx512(float *out, const float *x, const uint16_t *W, const float *bias, int C, int OC)
+__attribute__((target("avx512f,avx512bw")))
+static inline __m512 widen16(const uint16_t *p)
 {
-	int nblk = (OC + ROWS - 1) / ROWS, tail = C & 15;
-	__mmask16 tm = (__mmask16)((1u << tail) - 1);
-	#pragma omp parallel for schedule(dynamic, 8)
-	for (int b = 0; b < nblk; b++) {
-		int o0 = b * ROWS, nr = OC - o0 < ROWS ? OC - o0 : ROWS;
-		for (int r0 = 0; r0 < nr; r0 += 2) {
-			int two = r0 + 1 < nr;
-			const uint16_t *w0 = W + (size_t)(o0 + r0) * C, *w1 = two ? w0 + C : w0;
-			__m512 a0 = _mm512_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;
-			int i = 0;
-			for (; i + 32 <= C; i += 32) {
-				_mm_prefetch((const char *)(w0 + i + PF * C), _MM_HINT_T0);
-				_mm_prefetch((const char *)(w1 + i + PF * C), _MM_HINT_T0);
-				__m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-				a0 = _mm512_fmadd_ps(widen16(w0 + i), x0, a0);
-				c0 = _mm512_fmadd_ps(widen16(w0 + i + 16), x1, c0);
-				a1 = _mm512_fmadd_ps(widen16(w1 + i), x0, a1);
-				c1 = _mm512_fmadd_ps(widen16(w1 + i + 16), x1, c1);
+	__m256i h = _mm256_loadu_si256((const __m256i *)p);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static float dot_bf16_widen(const uint16_t *w, const float *x, int C)
+{
+	__m512 a = _mm512_setzero_ps();
+	for (int i = 0; i < C; i += 16) {
+		__mmask16 m = C - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - i)) - 1);
+		a = _mm512_fmadd_ps(widen16_mask(w + i, m), _mm512_maskz_loadu_ps(m, x + i), a);
+	}
+	return _mm512_reduce_add_ps(a);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void matvec_bf16_avx512(float *out, const float *x, const uint16_t *W, const float *bias, int C, int r0,
+			       int r1, int acc)
+{
+	int len = (r1 - r0) / NS, tail = C & 31;
+	for (int j = 0; j < len; j++) {
+		const uint16_t *w[NS];
+		__m512 a[NS];
+		for (int s = 0; s < NS; s++) {
+			w[s] = W + (size_t)(r0 + s * len + j) * C;
+			a[s] = _mm512_setzero_ps();
+		}
+		int i = 0;
+		for (; i + 32 <= C; i += 32) {
+			__m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+			for (int s = 0; s < NS; s++) {
+				_mm_prefetch((const char *)(w[s] + i) + PFB, _MM_HINT_T0);
+				a[s] = _mm512_fmadd_ps(widen16(w[s] + i), x0, a[s]);
+				a[s] = _mm512_fmadd_ps(widen16(w[s] + i + 16), x1, a[s]);
 			}
-			for (; i < C; i += 16) {
-				int rem = C - i;
-				__mmask16 m = rem >= 16 ? (__mmask16)0xffff : tm;
-				__m512 xv = _mm512_maskz_loadu_ps(m, x + i);
-				a0 = _mm512_fmadd_ps(widen16_mask(w0 + i, m), xv, a0);
-				a1 = _mm512_fmadd_ps(widen16_mask(w1 + i, m), xv, a1);
-			}
-			out[o0 + r0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, c0)) + (bias ? bias[o0 + r0] : 0.0f);
-			if (two)
-				out[o0 + r0 + 1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, c1)) + (bias ? bias[o0 + r0 + 1] : 0.0f);
+		}
+		for (int s = 0; s < NS; s++) {
+			float v = _mm512_reduce_add_ps(a[s]);
+			if (tail)
+				v += dot_bf16_widen(w[s] + i, x + i, tail);
+			put(out, r0 + s * len + j, v, bias, acc);
 		}
 	}
+	for (int r = r0 + NS * len; r < r1; r++)
+		put(out, r, dot_bf16_widen(W + (size_t)r * C, x, C), bias, acc);
 }
 
 /* ------------------------------------------------------------------ AVX-512 BF16 */
 
 /* vdpbf16ps: 32 bf16 products per instruction, summed in pairs into fp32;
- * the activations are rounded to bf16 once per product. */
+ * the activations are rounded to bf16 once per product (xs). */
 __attribute__((target("avx512f,avx512bw,avx512bf16")))
-static void matvec_bf16_dp(float *out, const uint16_t *xs, const uint16_t *W, const float *bias, int C, int OC)
+static float dot_bf16_dp(const uint16_t *w, const uint16_t *xs, int C)
 {
-	int nblk = (OC + ROWS - 1) / ROWS, tail = C & 31;
-	__mmask32 tm = (__mmask32)((1ull << tail) - 1);
-	#pragma omp parallel for schedule(dynamic, 8)
-	for (int b = 0; b < nblk; b++) {
-		int o0 = b * ROWS, nr = OC - o0 < ROWS ? OC - o0 : ROWS;
-		if (nr == ROWS) {
-			const uint16_t *w0 = W + (size_t)o0 * C, *w1 = w0 + C, *w2 = w1 + C, *w3 = w2 + C;
-			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-			int i = 0;
-			for (; i + 32 <= C; i += 32) {
-				_mm_prefetch((const char *)(w0 + i + PF * C), _MM_HINT_T0);
-				_mm_prefetch((const char *)(w1 + i + PF * C), _MM_HINT_T0);
-				_mm_prefetch((const char *)(w2 + i + PF * C), _MM_HINT_T0);
-				_mm_prefetch((const char *)(w3 + i + PF * C), _MM_HINT_T0);
-				__m512bh xv = (__m512bh)_mm512_loadu_si512(xs + i);
-				a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(w0 + i), xv);
-				a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(w1 + i), xv);
-				a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_loadu_si512(w2 + i), xv);
-				a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_loadu_si512(w3 + i), xv);
-			}
-			if (tail) {
-				__m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(tm, xs + i);
-				a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_maskz_loadu_epi16(tm, w0 + i), xv);
-				a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_maskz_loadu_epi16(tm, w1 + i), xv);
-				a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_maskz_loadu_epi16(tm, w2 + i), xv);
-				a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_maskz_loadu_epi16(tm, w3 + i), xv);
-			}
-			out[o0] = _mm512_reduce_add_ps(a0) + (bias ? bias[o0] : 0.0f);
-			out[o0 + 1] = _mm512_reduce_add_ps(a1) + (bias ? bias[o0 + 1] : 0.0f);
-			out[o0 + 2] = _mm512_reduce_add_ps(a2) + (bias ? bias[o0 + 2] : 0.0f);
-			out[o0 + 3] = _mm512_reduce_add_ps(a3) + (bias ? bias[o0 + 3] : 0.0f);
-		} else {
-			for (int r = 0; r < nr; r++) {
-				const uint16_t *w = W + (size_t)(o0 + r) * C;
-				__m512 a = _mm512_setzero_ps();
-				int i = 0;
-				for (; i + 32 <= C; i += 32)
-					a = _mm512_dpbf16_ps(a, (__m512bh)_mm512_loadu_si512(w + i),
-							     (__m512bh)_mm512_loadu_si512(xs + i));
-				if (tail)
-					a = _mm512_dpbf16_ps(a, (__m512bh)_mm512_maskz_loadu_epi16(tm, w + i),
-							     (__m512bh)_mm512_maskz_loadu_epi16(tm, xs + i));
-				out[o0 + r] = _mm512_reduce_add_ps(a) + (bias ? bias[o0 + r] : 0.0f);
+	__m512 a = _mm512_setzero_ps();
+	for (int i = 0; i < C; i += 32) {
+		__mmask32 m = C - i >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (C - i)) - 1);
+		a = _mm512_dpbf16_ps(a, (__m512bh)_mm512_maskz_loadu_epi16(m, w + i),
+				     (__m512bh)_mm512_maskz_loadu_epi16(m, xs + i));
+	}
+	return _mm512_reduce_add_ps(a);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512bf16")))
+static void matvec_bf16_dp(float *out, const uint16_t *xs, const uint16_t *W, const float *bias, int C, int r0,
+			   int r1, int acc)
+{
+	int len = (r1 - r0) / NS, tail = C & 31;
+	__mmask32 tm = (__mmask32)((1u << tail) - 1);
+	for (int j = 0; j < len; j++) {
+		const uint16_t *w[NS];
+		__m512 a[NS];
+		for (int s = 0; s < NS; s++) {
+			w[s] = W + (size_t)(r0 + s * len + j) * C;
+			a[s] = _mm512_setzero_ps();
+		}
+		int i = 0;
+		for (; i + 32 <= C; i += 32) {
+			__m512bh xv = (__m512bh)_mm512_loadu_si512(xs + i);
+			for (int s = 0; s < NS; s++) {
+				_mm_prefetch((const char *)(w[s] + i) + PFB, _MM_HINT_T0);
+				a[s] = _mm512_dpbf16_ps(a[s], (__m512bh)_mm512_loadu_si512(w[s] + i), xv);
 			}
 		}
+		if (tail) {
+			__m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(tm, xs + i);
+			for (int s = 0; s < NS; s++)
+				a[s] = _mm512_dpbf16_ps(a[s], (__m512bh)_mm512_maskz_loadu_epi16(tm, w[s] + i), xv);
+		}
+		for (int s = 0; s < NS; s++)
+			put(out, r0 + s * len + j, _mm512_reduce_add_ps(a[s]), bias, acc);
 	}
+	for (int r = r0 + NS * len; r < r1; r++)
+		put(out, r, dot_bf16_dp(W + (size_t)r * C, xs, C), bias, acc);
 }
 
 /* x rounded to bf16 (nearest even), 32 at a time with vcvtne2ps2bf16. */
@@ -264,35 +277,72 @@ static void to_bf16(uint16_t *xs, const float *x, int C)
 
 /* ------------------------------------------------------------------ dispatch */
 
-void kern_matvec_f32(KernelLevel k, float *out, const float *x, const float *W, const float *bias, int C, int OC)
+void kern_rows(int OC, int id, int nt, int *r0, int *r1)
+{
+	*r0 = (int)((long long)OC * id / nt);
+	*r1 = (int)((long long)OC * (id + 1) / nt);
+}
+
+void kern_matvec_f32_rows(KernelLevel k, float *out, const float *x, const float *W, const float *bias, int C,
+			  int r0, int r1, int acc)
 {
 #if defined(__x86_64__)
 	if (k >= KERN_AVX512F) {
-		matvec_f32_avx512(out, x, W, bias, C, OC);
+		matvec_f32_avx512(out, x, W, bias, C, r0, r1, acc);
 		return;
 	}
 #endif
 	(void)k;
-	matvec_f32_portable(out, x, W, bias, C, OC);
+	matvec_f32_portable(out, x, W, bias, C, r0, r1, acc);
+}
+
+void kern_bf16_prepare(KernelLevel k, uint16_t *xs, const float *x, int C)
+{
+#if defined(__x86_64__)
+	if (k == KERN_AVX512BF16)
+		to_bf16(xs, x, C);
+#endif
+	(void)k, (void)xs, (void)x, (void)C;
+}
+
+void kern_matvec_bf16_rows(KernelLevel k, float *out, const float *x, const uint16_t *xs, const uint16_t *W,
+			   const float *bias, int C, int r0, int r1, int acc)
+{
+#if defined(__x86_64__)
+	if (k == KERN_AVX512BF16) {
+		matvec_bf16_dp(out, xs, W, bias, C, r0, r1, acc);
+		return;
+	}
+	if (k == KERN_AVX512F) {
+		matvec_bf16_avx512(out, x, W, bias, C, r0, r1, acc);
+		return;
+	}
+#endif
+	(void)xs;
+	matvec_bf16_portable(out, x, W, bias, C, r0, r1, acc);
+}
+
+/* One thread team per call: for callers outside a parallel region. */
+void kern_matvec_f32(KernelLevel k, float *out, const float *x, const float *W, const float *bias, int C, int OC)
+{
+	#pragma omp parallel
+	{
+		int r0, r1;
+		kern_rows(OC, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+		kern_matvec_f32_rows(k, out, x, W, bias, C, r0, r1, 0);
+	}
 }
 
 void kern_matvec_bf16(KernelLevel k, float *out, const float *x, const uint16_t *W, const float *bias,
 		      int C, int OC, uint16_t *xs)
 {
-#if defined(__x86_64__)
-	if (k == KERN_AVX512BF16) {
-		to_bf16(xs, x, C);
-		matvec_bf16_dp(out, xs, W, bias, C, OC);
-		return;
+	kern_bf16_prepare(k, xs, x, C);
+	#pragma omp parallel
+	{
+		int r0, r1;
+		kern_rows(OC, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+		kern_matvec_bf16_rows(k, out, x, xs, W, bias, C, r0, r1, 0);
 	}
-	if (k == KERN_AVX512F) {
-		matvec_bf16_avx512(out, x, W, bias, C, OC);
-		return;
-	}
-#endif
-	(void)k;
-	(void)xs;
-	matvec_bf16_portable(out, x, W, bias, C, OC);
 }
 
 void kern_matmul_f32(float *out, const float *x, const float *W, const float *bias, int N, int C, int OC)
