@@ -1,328 +1,444 @@
-/* Causal attention on the tensor cores (bf16, head size 64), opt-in
- * (GPTKIT_CUDA_ATTN=tc; cuda_attention.cu stays the default until a device
- * run has checked this one: tests/gpu/check.sh compares both with the CPU).
+/* Causal attention on the tensor cores: bf16, head size 64 (GPT-2's), the
+ * flash-attention 2 scheme with every product an mma.sync m16n8k16 whose
+ * operands come from shared memory through ldmatrix and whose results stay
+ * in registers.  The default for bf16 training with head size 64;
+ * GPTKIT_CUDA_ATTN=cuda-core selects cuda_attention.cu, the fp32 CUDA-core
+ * kernel (which also serves fp32 and other head sizes).
  *
- * Same algorithm as cuda_attention.cu (online softmax forward keeping only
- * the log-sum-exp, backward recomputing the probabilities, dq over keys and
- * dk/dv over queries, no atomics), but the products run as 16x16x16 WMMA
- * tiles: a block holds 64 rows (4 warps x 16) and walks tiles of 64 keys
- * (or queries) staged in shared memory as bf16; scores and accumulators are
- * fp32 in shared memory, the probabilities and dS are rounded to bf16 for
- * the second product (as flash-attention 2 does).  Shared memory: 72 KB
- * (forward), 97 KB (dq), 123 KB (dk/dv); sm_80 or later. */
+ * A block is 4 warps; each warp owns 16 rows of a 64-row tile and walks
+ * tiles of 64 columns staged in shared memory (rows padded to 72 elements
+ * so that the eight rows of an ldmatrix hit distinct banks).
+ *
+ * Forward (a block per 64 queries): S = Q K^T, online softmax in registers
+ * (running max and sum per row, base 2), P rounded to bf16 and fed back as
+ * the A operand of O += P V without leaving registers.  Only the per-row
+ * log-sum-exp is stored: no T x T matrix exists.
+ *
+ * Backward, recomputing P from lse, with D = rowsum(dO o O) precomputed:
+ *   dq kernel (a block per 64 queries, keys in tiles):
+ *     P = exp(S - lse), dP = dO V^T, dS = P o (dP - D), dQ += dS K
+ *   dkv kernel (a block per 64 keys, queries in tiles), transposed:
+ *     P^T = exp(K Q^T - lse), dP^T = V dO^T, dS^T = P^T o (dP^T - D),
+ *     dV += P^T dO, dK += dS^T Q
+ * Every output element has one writer and a fixed order of additions: the
+ * results are deterministic (resume is bit-identical), no atomics.
+ * Products accumulate in fp32; P and dS are rounded to bf16 as operands of
+ * the second product, as flash-attention 2 does. */
 #include "cuda_common.h"
 
-#include <mma.h>
+#include <stdint.h>
 
-using namespace nvcuda;
-
-#define TB 64   /* rows per block and tile width */
 #define HD 64   /* head size */
-#define LDH 72  /* bf16 row pitch: 144 bytes, keeps 32-byte alignment of 16-row tiles */
-#define LDF 68  /* fp32 row pitch */
+#define TR 64   /* rows per block (4 warps x 16) and columns per tile */
+#define LDS 72  /* shared-memory row pitch in elements: 144 bytes */
+#define LOG2E 1.4426950408889634f
 
-typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> FragA;
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> FragBt;
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> FragB;
-typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> FragC;
+/* ------------------------------------------------------------ primitives */
 
-/* C (16 x 64 fp32) = A (16 x 64) . B^T, B (64 x 64) row-major: C[i][n] = sum_k A[i][k] B[n][k] */
-__device__ __forceinline__ void mm_abt(float *C, const bf16 *A, const bf16 *B)
+__device__ __forceinline__ uint32_t smem_addr(const void *p)
 {
-	for (int nt = 0; nt < 4; nt++) {
-		FragC c;
-		wmma::fill_fragment(c, 0.0f);
-		for (int kt = 0; kt < 4; kt++) {
-			FragA a;
-			FragBt b;
-			wmma::load_matrix_sync(a, A + kt * 16, LDH);
-			wmma::load_matrix_sync(b, B + nt * 16 * LDH + kt * 16, LDH);
-			wmma::mma_sync(c, a, b, c);
+	return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* four 8x8 bf16 matrices; lane i gives the address of row i % 8 of matrix i / 8 */
+__device__ __forceinline__ void ldsm4(uint32_t r[4], const bf16 *p)
+{
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm4_t(uint32_t r[4], const bf16 *p)
+{
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(smem_addr(p)));
+}
+
+/* c (16x8 fp32) += a (16x16 bf16, row) . b (16x8 bf16, col) */
+__device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+	asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+		     "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+		     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+		     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack2(float lo, float hi)
+{
+	__nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+	return *(uint32_t *)&v;
+}
+
+/* The A operands (16 rows x 64, four k-steps) of a warp's rows in a tile. */
+__device__ __forceinline__ void load_a(uint32_t a[4][4], const bf16 *rows, int lane)
+{
+#pragma unroll
+	for (int kk = 0; kk < 4; kk++)
+		ldsm4(a[kk], rows + (lane & 15) * LDS + kk * 16 + (lane >> 4) * 8);
+}
+
+/* acc (16 x 64) = a (16 x 64) . B^T, B a 64 x 64 tile stored by rows (B[n][k]) */
+__device__ __forceinline__ void mm_abt(float acc[8][4], const uint32_t a[4][4], const bf16 *B, int lane)
+{
+#pragma unroll
+	for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+		for (int e = 0; e < 4; e++)
+			acc[nt][e] = 0.0f;
+#pragma unroll
+	for (int np = 0; np < 4; np++)
+#pragma unroll
+		for (int kk = 0; kk < 4; kk++) {
+			uint32_t b[4];
+			ldsm4(b, B + (np * 16 + (lane & 7) + (lane >> 4) * 8) * LDS + kk * 16 + ((lane >> 3) & 1) * 8);
+			mma(acc[2 * np], a[kk], b[0], b[1]);
+			mma(acc[2 * np + 1], a[kk], b[2], b[3]);
 		}
-		wmma::store_matrix_sync(C + nt * 16, c, LDF, wmma::mem_row_major);
+}
+
+/* acc (16 x 64) += p (16 x 64, A operands) . B, B a 64 x 64 tile stored by rows (B[k][n]) */
+__device__ __forceinline__ void mm_ab(float acc[8][4], const uint32_t p[4][4], const bf16 *B, int lane)
+{
+#pragma unroll
+	for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+		for (int np = 0; np < 4; np++) {
+			uint32_t b[4];
+			ldsm4_t(b, B + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LDS + np * 16 + (lane >> 4) * 8);
+			mma(acc[2 * np], p[kk], b[0], b[1]);
+			mma(acc[2 * np + 1], p[kk], b[2], b[3]);
+		}
+}
+
+/* The accumulator layout of a 16 x 64 result is the A operand layout of two
+ * neighbouring 8-column tiles: round to bf16 and repack, in registers. */
+__device__ __forceinline__ void to_a(uint32_t a[4][4], const float c[8][4])
+{
+#pragma unroll
+	for (int kk = 0; kk < 4; kk++) {
+		a[kk][0] = pack2(c[2 * kk][0], c[2 * kk][1]);
+		a[kk][1] = pack2(c[2 * kk][2], c[2 * kk][3]);
+		a[kk][2] = pack2(c[2 * kk + 1][0], c[2 * kk + 1][1]);
+		a[kk][3] = pack2(c[2 * kk + 1][2], c[2 * kk + 1][3]);
 	}
 }
 
-/* C (16 x 64 fp32) += A (16 x 64) . B, B (64 x 64) row-major */
-__device__ __forceinline__ void mm_ab_acc(float *C, const bf16 *A, const bf16 *B)
-{
-	for (int nt = 0; nt < 4; nt++) {
-		FragC c;
-		wmma::load_matrix_sync(c, C + nt * 16, LDF, wmma::mem_row_major);
-		for (int kt = 0; kt < 4; kt++) {
-			FragA a;
-			FragB b;
-			wmma::load_matrix_sync(a, A + kt * 16, LDH);
-			wmma::load_matrix_sync(b, B + kt * 16 * LDH + nt * 16, LDH);
-			wmma::mma_sync(c, a, b, c);
-		}
-		wmma::store_matrix_sync(C + nt * 16, c, LDF, wmma::mem_row_major);
-	}
-}
-
-/* dst (64 rows x 64, pitch LDH) = rows r0.. of src (row stride in elements), zero past nrows */
+/* dst (64 x 64, pitch LDS) = rows r0.. of src (row stride in elements),
+ * zero at and past row nrows; 16-byte loads */
 __device__ __forceinline__ void load_tile(bf16 *dst, const bf16 *src, long long stride, int r0, int nrows)
 {
-	for (int idx = threadIdx.x; idx < TB * HD; idx += blockDim.x) {
-		int r = idx >> 6, c = idx & 63, row = r0 + r;
-		dst[r * LDH + c] = row < nrows ? src[row * stride + c] : __float2bfloat16_rn(0.0f);
+	for (int i = threadIdx.x; i < TR * 8; i += blockDim.x) {
+		int r = i >> 3, c = (i & 7) * 8, row = r0 + r;
+		uint4 v = make_uint4(0, 0, 0, 0);
+		if (row < nrows)
+			v = *(const uint4 *)(src + row * stride + c);
+		*(uint4 *)(dst + r * LDS + c) = v;
 	}
 }
 
-#define SZ_H (TB * LDH * 2) /* bytes of a 64 x LDH bf16 tile */
-#define SZ_F (TB * LDF * 4) /* bytes of a 64 x LDF fp32 tile */
-#define SMEM_FWD (3 * SZ_H + SZ_H + 2 * SZ_F + 2 * TB * 4)
-#define SMEM_DQ (4 * SZ_H + 3 * SZ_F + SZ_H + 2 * TB * 4)
-#define SMEM_DKV (4 * SZ_H + 4 * SZ_F + 2 * SZ_H + 2 * TB * 4)
+/* Accumulator element e of column tile nt sits at row (lane >> 2) + 8 * (e >> 1)
+ * and column nt * 8 + 2 * (lane & 3) + (e & 1) of the warp's 16 x 64 block. */
+#define ROW_OF(lane, e) (((lane) >> 2) + 8 * ((e) >> 1))
+#define COL_OF(lane, nt, e) ((nt) * 8 + 2 * ((lane) & 3) + ((e) & 1))
 
-__global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, float scale)
+/* ---------------------------------------------------------------- forward */
+
+__global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, float scale2)
 {
-	extern __shared__ __align__(128) unsigned char smem[];
-	bf16 *Qs = (bf16 *)smem, *Ks = Qs + TB * LDH, *Vs = Ks + TB * LDH, *Pall = Vs + TB * LDH;
-	float *Sall = (float *)(Pall + TB * LDH), *Oall = Sall + TB * LDF, *ms = Oall + TB * LDF, *ls = ms + TB;
+	__shared__ __align__(16) bf16 Qs[TR * LDS], Ks[TR * LDS], Vs[TR * LDS];
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-	const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * TB;
+	/* the longest rows (last query blocks) first: a better tail under causality */
+	const int qb = gridDim.x - 1 - blockIdx.x, b = blockIdx.z, h = blockIdx.y, q0 = qb * TR;
 	const bf16 *q = (const bf16 *)a.q + b * a.q_bstride + (long long)h * HD;
 	const bf16 *k = (const bf16 *)a.k + b * a.kv_bstride + (long long)h * HD;
 	const bf16 *v = (const bf16 *)a.v + b * a.kv_bstride + (long long)h * HD;
-	float *Sw = Sall + warp * 16 * LDF, *Ow = Oall + warp * 16 * LDF;
-	bf16 *Pw = Pall + warp * 16 * LDH;
-	const int last_t = min(a.Tq - 1, q0 + TB - 1);
+	const int last_t = min(a.Tq - 1, q0 + TR - 1);
 	const int nkeys = min(a.Tk, a.q_off + last_t + 1);
-	const int wfirst = q0 + warp * 16; /* this warp's first query row */
+	const int w0 = q0 + warp * 16; /* this warp's first query row */
 
 	load_tile(Qs, q, a.q_tstride, q0, a.Tq);
-	for (int idx = threadIdx.x; idx < TB * LDF; idx += blockDim.x)
-		Oall[idx] = 0.0f;
-	if (threadIdx.x < TB) {
-		ms[threadIdx.x] = -INFINITY;
-		ls[threadIdx.x] = 0.0f;
-	}
-	for (int s0 = 0; s0 < nkeys; s0 += TB) {
-		__syncthreads(); /* the previous tile is consumed; Q and the state are set */
+	__syncthreads();
+	uint32_t qa[4][4];
+	load_a(qa, Qs + warp * 16 * LDS, lane);
+
+	float m[2] = { -INFINITY, -INFINITY }, l[2] = { 0.0f, 0.0f }, o[8][4];
+#pragma unroll
+	for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+		for (int e = 0; e < 4; e++)
+			o[nt][e] = 0.0f;
+
+	for (int s0 = 0; s0 < nkeys; s0 += TR) {
+		__syncthreads(); /* the previous tile is consumed */
 		load_tile(Ks, k, a.kv_tstride, s0, nkeys);
 		load_tile(Vs, v, a.kv_tstride, s0, nkeys);
 		__syncthreads();
-		if (wfirst >= a.Tq || s0 > a.q_off + wfirst + 15) /* no row of this warp sees the tile */
+		if (w0 >= a.Tq || s0 > a.q_off + w0 + 15) /* warp-uniform: no row of this warp sees the tile */
 			continue;
-		mm_abt(Sw, Qs + warp * 16 * LDH, Ks);
-		__syncwarp();
-		for (int r = 0; r < 16; r++) {
-			int row = warp * 16 + r, t = q0 + row, pq = a.q_off + t;
-			float x[2], p[2] = { 0.0f, 0.0f };
-			for (int e = 0; e < 2; e++) {
-				int c = lane + 32 * e, s = s0 + c;
-				x[e] = t < a.Tq && s <= pq && s < nkeys ? Sw[r * LDF + c] * scale : -INFINITY;
+		float s[8][4];
+		mm_abt(s, qa, Ks, lane);
+		const bool edge = s0 + TR - 1 > a.q_off + w0 || s0 + TR > nkeys;
+		float mx[2] = { -INFINITY, -INFINITY };
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				float x = s[nt][e] * scale2;
+				if (edge) {
+					int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
+					if (col > a.q_off + t || col >= nkeys)
+						x = -INFINITY;
+				}
+				s[nt][e] = x;
+				mx[e >> 1] = fmaxf(mx[e >> 1], x);
 			}
-			float mo = ms[row], mn = fmaxf(mo, warp_max(fmaxf(x[0], x[1]))), corr = 1.0f;
-			if (mn != -INFINITY) {
-				corr = ck_softmax_rescale(mo, mn);
-				for (int e = 0; e < 2; e++)
-					p[e] = x[e] == -INFINITY ? 0.0f : expf(x[e] - mn);
-			}
-			float ps = warp_sum(p[0] + p[1]);
-			for (int e = 0; e < 2; e++) {
-				int c = lane + 32 * e;
-				Pw[r * LDH + c] = __float2bfloat16_rn(p[e]);
-				Ow[r * LDF + c] *= corr;
-			}
-			__syncwarp(); /* every lane has read ms[row] */
-			if (lane == 0) {
-				ms[row] = mn;
-				ls[row] = ls[row] * corr + ps;
-			}
+		float corr[2], mn[2];
+#pragma unroll
+		for (int r = 0; r < 2; r++) {
+			mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 1));
+			mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 2));
+			mn[r] = fmaxf(m[r], mx[r]);
+			/* a row that has seen no key yet has nothing to rescale */
+			corr[r] = mn[r] == -INFINITY ? 1.0f : exp2f(m[r] - mn[r]);
+			m[r] = mn[r];
+			l[r] *= corr[r];
 		}
-		__syncwarp();
-		mm_ab_acc(Ow, Pw, Vs);
-		__syncwarp();
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				int r = e >> 1;
+				float p = mn[r] == -INFINITY ? 0.0f : exp2f(s[nt][e] - mn[r]);
+				s[nt][e] = p;
+				l[r] += p; /* this thread's share; the quad's shares are added at the end */
+				o[nt][e] *= corr[r];
+			}
+		uint32_t pa[4][4];
+		to_a(pa, s);
+		mm_ab(o, pa, Vs, lane);
 	}
-	__syncwarp();
-	for (int r = 0; r < 16; r++) {
-		int row = warp * 16 + r, t = q0 + row;
+
+	float inv[2];
+#pragma unroll
+	for (int r = 0; r < 2; r++) {
+		l[r] += __shfl_xor_sync(0xFFFFFFFFu, l[r], 1);
+		l[r] += __shfl_xor_sync(0xFFFFFFFFu, l[r], 2);
+		inv[r] = 1.0f / l[r];
+	}
+#pragma unroll
+	for (int r = 0; r < 2; r++) {
+		int t = w0 + (lane >> 2) + 8 * r;
 		if (t >= a.Tq)
-			break;
-		float inv = 1.0f / ls[row];
-		bf16 *o = (bf16 *)a.out + b * a.o_bstride + t * a.o_tstride + (long long)h * HD;
-		for (int e = 0; e < 2; e++) {
-			int c = lane + 32 * e;
-			o[c] = __float2bfloat16_rn(Ow[r * LDF + c] * inv);
-		}
-		if (a.lse && lane == 0)
-			a.lse[((long long)b * a.NH + h) * a.Tq + t] = ms[row] + logf(ls[row]);
+			continue;
+		bf16 *out = (bf16 *)a.out + b * a.o_bstride + t * a.o_tstride + (long long)h * HD;
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++)
+			*(uint32_t *)(out + COL_OF(lane, nt, 0)) = pack2(o[nt][2 * r] * inv[r], o[nt][2 * r + 1] * inv[r]);
+		if (a.lse && (lane & 3) == 0)
+			a.lse[((long long)b * a.NH + h) * a.Tq + t] = (m[r] + log2f(l[r])) / LOG2E;
 	}
 }
 
-/* dq = scale * sum over keys of dS K, dS = P o (dO V^T - D); one block per 64 queries */
+/* ------------------------------------------------------------- backward */
+
+/* dq = scale * sum over keys of dS K; a block per 64 queries. */
 __global__ void __launch_bounds__(128) attention_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv,
 							       const float *lse, const float *D, int T_, int C, int NH,
 							       float scale)
 {
-	extern __shared__ __align__(128) unsigned char smem[];
-	bf16 *Qs = (bf16 *)smem, *Os = Qs + TB * LDH, *Ks = Os + TB * LDH, *Vs = Ks + TB * LDH, *DSall = Vs + TB * LDH;
-	float *Sall = (float *)(DSall + TB * LDH), *DPall = Sall + TB * LDF, *dQall = DPall + TB * LDF;
-	float *Ls = dQall + TB * LDF, *Ds = Ls + TB;
+	__shared__ __align__(16) bf16 As[TR * LDS], Bs[TR * LDS], Ks[TR * LDS], Vs[TR * LDS];
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-	const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * TB, C3 = 3 * C;
-	const long long base = (long long)b * T_ * C3 + (long long)h * HD, bh = ((long long)b * NH + h) * T_;
-	float *Sw = Sall + warp * 16 * LDF, *DPw = DPall + warp * 16 * LDF, *dQw = dQall + warp * 16 * LDF;
-	bf16 *DSw = DSall + warp * 16 * LDH;
-	const int nkeys = min(T_, q0 + TB), wfirst = q0 + warp * 16;
+	const int qb = gridDim.x - 1 - blockIdx.x, b = blockIdx.z, h = blockIdx.y, q0 = qb * TR;
+	const long long C3 = 3LL * C;
+	const bf16 *q = qkv + b * T_ * C3 + (long long)h * HD, *k = q + C, *v = q + 2 * C;
+	const bf16 *dO = dout + (long long)b * T_ * C + (long long)h * HD;
+	const float *lse_bh = lse + ((long long)b * NH + h) * T_, *D_bh = D + ((long long)b * NH + h) * T_;
+	const int w0 = q0 + warp * 16, nkeys = min(T_, q0 + TR);
+	const float scale2 = scale * LOG2E;
 
-	load_tile(Qs, qkv + base, C3, q0, T_);
-	load_tile(Os, dout + (long long)b * T_ * C + (long long)h * HD, C, q0, T_);
-	for (int idx = threadIdx.x; idx < TB * LDF; idx += blockDim.x)
-		dQall[idx] = 0.0f;
-	if (threadIdx.x < TB) {
-		int t = q0 + threadIdx.x;
-		Ls[threadIdx.x] = t < T_ ? lse[bh + t] : 0.0f;
-		Ds[threadIdx.x] = t < T_ ? D[bh + t] : 0.0f;
+	load_tile(As, q, C3, q0, T_);
+	load_tile(Bs, dO, C, q0, T_);
+	__syncthreads();
+	uint32_t qa[4][4], da[4][4];
+	load_a(qa, As + warp * 16 * LDS, lane);
+	load_a(da, Bs + warp * 16 * LDS, lane);
+	float lse2[2], Dr[2];
+#pragma unroll
+	for (int r = 0; r < 2; r++) {
+		int t = min(w0 + (lane >> 2) + 8 * r, T_ - 1);
+		lse2[r] = lse_bh[t] * LOG2E;
+		Dr[r] = D_bh[t];
 	}
-	for (int s0 = 0; s0 < nkeys; s0 += TB) {
+	float dq[8][4];
+#pragma unroll
+	for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+		for (int e = 0; e < 4; e++)
+			dq[nt][e] = 0.0f;
+
+	for (int s0 = 0; s0 < nkeys; s0 += TR) {
 		__syncthreads();
-		load_tile(Ks, qkv + base + C, C3, s0, nkeys);
-		load_tile(Vs, qkv + base + 2 * C, C3, s0, nkeys);
+		load_tile(Ks, k, C3, s0, nkeys);
+		load_tile(Vs, v, C3, s0, nkeys);
 		__syncthreads();
-		if (wfirst >= T_ || s0 > wfirst + 15)
+		if (w0 >= T_ || s0 > w0 + 15)
 			continue;
-		mm_abt(Sw, Qs + warp * 16 * LDH, Ks);
-		mm_abt(DPw, Os + warp * 16 * LDH, Vs);
-		__syncwarp();
-		for (int r = 0; r < 16; r++) {
-			int row = warp * 16 + r, t = q0 + row;
-			for (int e = 0; e < 2; e++) {
-				int c = lane + 32 * e, s = s0 + c;
-				float ds = 0.0f;
-				if (t < T_ && s <= t) {
-					float p = expf(Sw[r * LDF + c] * scale - Ls[row]);
-					ds = p * (DPw[r * LDF + c] - Ds[row]);
+		float p[8][4], dp[8][4];
+		mm_abt(p, qa, Ks, lane);
+		mm_abt(dp, da, Vs, lane);
+		const bool edge = s0 + TR - 1 > w0 || s0 + TR > nkeys;
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				int r = e >> 1;
+				float pr = exp2f(p[nt][e] * scale2 - lse2[r]);
+				if (edge) {
+					int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
+					if (col > t || col >= nkeys)
+						pr = 0.0f;
 				}
-				DSw[r * LDH + c] = __float2bfloat16_rn(ds);
+				dp[nt][e] = pr * (dp[nt][e] - Dr[r]); /* dS */
 			}
-		}
-		__syncwarp();
-		mm_ab_acc(dQw, DSw, Ks);
-		__syncwarp();
+		uint32_t dsa[4][4];
+		to_a(dsa, dp);
+		mm_ab(dq, dsa, Ks, lane);
 	}
-	__syncwarp();
-	for (int r = 0; r < 16; r++) {
-		int t = q0 + warp * 16 + r;
+#pragma unroll
+	for (int r = 0; r < 2; r++) {
+		int t = w0 + (lane >> 2) + 8 * r;
 		if (t >= T_)
-			break;
-		bf16 *dq = dqkv + base + (long long)t * C3;
-		for (int e = 0; e < 2; e++) {
-			int c = lane + 32 * e;
-			dq[c] = __float2bfloat16_rn(dQw[r * LDF + c] * scale);
-		}
+			continue;
+		bf16 *dst = dqkv + b * T_ * C3 + t * C3 + (long long)h * HD;
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++)
+			*(uint32_t *)(dst + COL_OF(lane, nt, 0)) = pack2(dq[nt][2 * r] * scale, dq[nt][2 * r + 1] * scale);
 	}
 }
 
-/* dk = scale * dS^T Q, dv = P^T dO; one block per 64 keys, queries in tiles */
+/* dk = scale * sum over queries of dS^T Q, dv = sum of P^T dO; a block per 64 keys. */
 __global__ void __launch_bounds__(128) attention_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv,
 								const float *lse, const float *D, int T_, int C, int NH,
 								float scale)
 {
-	extern __shared__ __align__(128) unsigned char smem[];
-	bf16 *Ks = (bf16 *)smem, *Vs = Ks + TB * LDH, *Qs = Vs + TB * LDH, *Os = Qs + TB * LDH, *Pall = Os + TB * LDH,
-	     *DSall = Pall + TB * LDH;
-	float *Sall = (float *)(DSall + TB * LDH), *DPall = Sall + TB * LDF, *dKall = DPall + TB * LDF,
-	      *dVall = dKall + TB * LDF, *Ls = dVall + TB * LDF, *Ds = Ls + TB;
+	__shared__ __align__(16) bf16 Qs[TR * LDS], Os[TR * LDS];
+	__shared__ float lse_s[TR], D_s[TR];
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-	const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * TB, C3 = 3 * C;
-	const long long base = (long long)b * T_ * C3 + (long long)h * HD, bh = ((long long)b * NH + h) * T_;
-	float *Sw = Sall + warp * 16 * LDF, *DPw = DPall + warp * 16 * LDF;
-	float *dKw = dKall + warp * 16 * LDF, *dVw = dVall + warp * 16 * LDF;
-	bf16 *Pw = Pall + warp * 16 * LDH, *DSw = DSall + warp * 16 * LDH;
-	const int wfirst = k0 + warp * 16; /* this warp's first key */
+	const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * TR; /* the first key blocks do the most work */
+	const long long C3 = 3LL * C;
+	const bf16 *q = qkv + b * T_ * C3 + (long long)h * HD, *k = q + C, *v = q + 2 * C;
+	const bf16 *dO = dout + (long long)b * T_ * C + (long long)h * HD;
+	const float *lse_bh = lse + ((long long)b * NH + h) * T_, *D_bh = D + ((long long)b * NH + h) * T_;
+	const int w0 = k0 + warp * 16; /* this warp's first key row */
+	const float scale2 = scale * LOG2E;
 
-	load_tile(Ks, qkv + base + C, C3, k0, T_);
-	load_tile(Vs, qkv + base + 2 * C, C3, k0, T_);
-	for (int idx = threadIdx.x; idx < TB * LDF; idx += blockDim.x)
-		dKall[idx] = dVall[idx] = 0.0f;
-	for (int t0 = k0; t0 < T_; t0 += TB) {
-		__syncthreads();
-		load_tile(Qs, qkv + base, C3, t0, T_);
-		load_tile(Os, dout + (long long)b * T_ * C + (long long)h * HD, C, t0, T_);
-		if (threadIdx.x < TB) {
+	/* K and V rows of this block as A operands, staged through the Q and dO tiles */
+	load_tile(Qs, k, C3, k0, T_);
+	load_tile(Os, v, C3, k0, T_);
+	__syncthreads();
+	uint32_t ka[4][4], va[4][4];
+	load_a(ka, Qs + warp * 16 * LDS, lane);
+	load_a(va, Os + warp * 16 * LDS, lane);
+	float dk[8][4], dv[8][4];
+#pragma unroll
+	for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+		for (int e = 0; e < 4; e++)
+			dk[nt][e] = dv[nt][e] = 0.0f;
+
+	for (int t0 = k0; t0 < T_; t0 += TR) {
+		__syncthreads(); /* the previous tiles (or the K, V staging) are consumed */
+		load_tile(Qs, q, C3, t0, T_);
+		load_tile(Os, dO, C, t0, T_);
+		if (threadIdx.x < TR) {
 			int t = t0 + threadIdx.x;
-			Ls[threadIdx.x] = t < T_ ? lse[bh + t] : 0.0f;
-			Ds[threadIdx.x] = t < T_ ? D[bh + t] : 0.0f;
+			lse_s[threadIdx.x] = t < T_ ? lse_bh[t] * LOG2E : INFINITY; /* exp2(x - inf) = 0 */
+			D_s[threadIdx.x] = t < T_ ? D_bh[t] : 0.0f;
 		}
 		__syncthreads();
-		if (wfirst >= T_ || t0 + TB - 1 < wfirst)
+		if (w0 >= T_ || t0 + TR - 1 < w0) /* no query of the tile sees this warp's keys */
 			continue;
-		mm_abt(Sw, Ks + warp * 16 * LDH, Qs);  /* S^T: keys x queries */
-		mm_abt(DPw, Vs + warp * 16 * LDH, Os); /* dP^T */
-		__syncwarp();
-		for (int r = 0; r < 16; r++) {
-			int s = wfirst + r;
-			for (int e = 0; e < 2; e++) {
-				int c = lane + 32 * e, t = t0 + c;
-				float p = 0.0f, ds = 0.0f;
-				if (s < T_ && t < T_ && t >= s) {
-					p = expf(Sw[r * LDF + c] * scale - Ls[c]);
-					ds = p * (DPw[r * LDF + c] - Ds[c]);
+		float p[8][4], dp[8][4];
+		mm_abt(p, ka, Qs, lane); /* S^T: 16 keys x 64 queries */
+		mm_abt(dp, va, Os, lane); /* dP^T = V dO^T */
+		const bool edge = t0 < w0 + 15 || t0 + TR > T_;
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				int c = COL_OF(lane, nt, e);
+				float pr = exp2f(p[nt][e] * scale2 - lse_s[c]);
+				if (edge) {
+					int t = t0 + c, s = w0 + ROW_OF(lane, e);
+					if (t < s || t >= T_)
+						pr = 0.0f;
 				}
-				Pw[r * LDH + c] = __float2bfloat16_rn(p);
-				DSw[r * LDH + c] = __float2bfloat16_rn(ds);
+				p[nt][e] = pr;
+				dp[nt][e] = pr * (dp[nt][e] - D_s[c]); /* dS^T */
 			}
-		}
-		__syncwarp();
-		mm_ab_acc(dVw, Pw, Os);
-		mm_ab_acc(dKw, DSw, Qs);
-		__syncwarp();
+		uint32_t pa[4][4], dsa[4][4];
+		to_a(pa, p);
+		to_a(dsa, dp);
+		mm_ab(dv, pa, Os, lane);
+		mm_ab(dk, dsa, Qs, lane);
 	}
-	__syncwarp();
-	for (int r = 0; r < 16; r++) {
-		int s = wfirst + r;
+#pragma unroll
+	for (int r = 0; r < 2; r++) {
+		int s = w0 + (lane >> 2) + 8 * r;
 		if (s >= T_)
-			break;
-		bf16 *dk = dqkv + base + (long long)s * C3 + C, *dv = dk + C;
-		for (int e = 0; e < 2; e++) {
-			int c = lane + 32 * e;
-			dk[c] = __float2bfloat16_rn(dKw[r * LDF + c] * scale);
-			dv[c] = __float2bfloat16_rn(dVw[r * LDF + c]);
+			continue;
+		bf16 *dkp = dqkv + b * T_ * C3 + s * C3 + C + (long long)h * HD, *dvp = dkp + C;
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++) {
+			int c = COL_OF(lane, nt, 0);
+			*(uint32_t *)(dkp + c) = pack2(dk[nt][2 * r] * scale, dk[nt][2 * r + 1] * scale);
+			*(uint32_t *)(dvp + c) = pack2(dv[nt][2 * r], dv[nt][2 * r + 1]);
 		}
 	}
 }
+
+/* ------------------------------------------------------------------ host */
 
 extern "C" int ck_attention_tc_supported(CkType t, int hs)
 {
 	return t == CK_BF16 && hs == HD;
 }
 
+/* The 16-byte loads need 8-element alignment of every row and head. */
+static int aligned8(long long x)
+{
+	return x % 8 == 0;
+}
+
 extern "C" int ck_attention_forward_tc(const CkAttn *a, void *stream)
 {
-	if (a->hs != HD)
+	if (a->hs != HD || !aligned8(a->q_tstride) || !aligned8(a->kv_tstride) || !aligned8(a->q_bstride) ||
+	    !aligned8(a->kv_bstride) || !aligned8(a->o_tstride) || !aligned8(a->o_bstride))
 		return -1;
 	if (a->Tq <= 0 || a->B <= 0)
 		return 0;
-	if (cudaFuncSetAttribute(attention_forward_tc_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_FWD) !=
-	    cudaSuccess)
-		return -1;
-	dim3 grid(ck_blocks((size_t)a->Tq, TB), (unsigned)a->NH, (unsigned)a->B);
-	attention_forward_tc_kernel<<<grid, 128, SMEM_FWD, ck_stream(stream)>>>(*a, 1.0f / sqrtf((float)HD));
+	dim3 grid(ck_blocks((size_t)a->Tq, TR), (unsigned)a->NH, (unsigned)a->B);
+	attention_forward_tc_kernel<<<grid, 128, 0, ck_stream(stream)>>>(*a, LOG2E / sqrtf((float)HD));
 	return ck_status();
 }
 
 extern "C" int ck_attention_backward_tc(void *dqkv, float *dscratch, const void *dout, const void *qkv,
 					const void *out, const float *lse, int B, int T_, int C, int NH, void *stream)
 {
-	if (C / NH != HD)
+	if (C / NH != HD || C % 8 != 0)
 		return -1;
+	if (T_ <= 0 || B <= 0)
+		return 0;
 	cudaStream_t s = ck_stream(stream);
 	float scale = 1.0f / sqrtf((float)HD);
 	/* D = rowsum(dout * out): the CUDA-core kernel's first step */
 	if (ck_attention_d(CK_BF16, dscratch, dout, out, B, T_, C, NH, stream))
 		return -1;
-	if (cudaFuncSetAttribute(attention_dq_tc_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_DQ) !=
-		    cudaSuccess ||
-	    cudaFuncSetAttribute(attention_dkv_tc_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_DKV) !=
-		    cudaSuccess)
-		return -1;
-	dim3 grid(ck_blocks((size_t)T_, TB), (unsigned)NH, (unsigned)B);
-	attention_dq_tc_kernel<<<grid, 128, SMEM_DQ, s>>>((bf16 *)dqkv, (const bf16 *)dout, (const bf16 *)qkv, lse,
-							   dscratch, T_, C, NH, scale);
-	attention_dkv_tc_kernel<<<grid, 128, SMEM_DKV, s>>>((bf16 *)dqkv, (const bf16 *)dout, (const bf16 *)qkv, lse,
-							     dscratch, T_, C, NH, scale);
+	dim3 grid(ck_blocks((size_t)T_, TR), (unsigned)NH, (unsigned)B);
+	attention_dq_tc_kernel<<<grid, 128, 0, s>>>((bf16 *)dqkv, (const bf16 *)dout, (const bf16 *)qkv, lse,
+						     dscratch, T_, C, NH, scale);
+	attention_dkv_tc_kernel<<<grid, 128, 0, s>>>((bf16 *)dqkv, (const bf16 *)dout, (const bf16 *)qkv, lse,
+						      dscratch, T_, C, NH, scale);
 	return ck_status();
 }

@@ -2,9 +2,9 @@
  * backend.h.  Compiled only when the build has CUDA (GPTKIT_CUDA).
  *
  * Precision: bf16 mixed precision by default; GPTKIT_CUDA_PRECISION=fp32 in
- * the environment selects the full-fp32 checking mode.  GPTKIT_CUDA_ATTN=tc
- * runs attention on the tensor cores (bf16, head size 64; opt-in until a
- * device run of tests/gpu/check.sh has checked it).
+ * the environment selects the full-fp32 checking mode.  Attention runs on
+ * the tensor cores (cuda_attention_tc.cu) where it can (bf16, head size 64);
+ * GPTKIT_CUDA_ATTN=cuda-core selects the fp32 CUDA-core kernel instead.
  *
  * Errors: opening fails cleanly (no device, too little memory: -1 with the
  * reason, and gpt-train --device auto falls back to the CPU).  A CUDA
@@ -93,7 +93,7 @@ static int backend_cuda_precision(void)
 {
 	const char *p = getenv("GPTKIT_CUDA_PRECISION"), *a = getenv("GPTKIT_CUDA_ATTN");
 	int prec = p && strcmp(p, "fp32") == 0 ? CUDA_MODEL_FP32 : CUDA_MODEL_BF16;
-	return prec | (a && strcmp(a, "tc") == 0 ? CUDA_MODEL_ATTN_TC : 0);
+	return prec | (a && strcmp(a, "cuda-core") == 0 ? 0 : CUDA_MODEL_ATTN_TC);
 }
 
 int backend_cuda_open(TrainBackend *be, const GPT2Config *c, const float *params, const float *m, const float *v,

@@ -58,6 +58,74 @@ __global__ void __launch_bounds__(CE_THREADS)
 	}
 }
 
+/* The same with 16-byte loads and stores (Vp a multiple of the vector):
+ * each thread folds a whole vector into its (max, sum) at once, so the
+ * online softmax rescales once per vector rather than per element. */
+template <typename T>
+__global__ void __launch_bounds__(CE_THREADS)
+	crossentropy_vec_kernel(float *losses, T *logits, const int *targets, float dloss, int V, int Vp)
+{
+	constexpr int VEC = 16 / sizeof(T);
+	__shared__ float sm_m[CE_THREADS / 32], sm_l[CE_THREADS / 32];
+	__shared__ float s_lse;
+	T *x = logits + (size_t)blockIdx.x * Vp;
+	int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+	float m = -INFINITY, l = 0.0f;
+	for (int i0 = tid * VEC; i0 < V; i0 += blockDim.x * VEC) {
+		uint4 raw = *(const uint4 *)(x + i0);
+		const T *vv = (const T *)&raw;
+		float f[VEC], vm = -INFINITY;
+#pragma unroll
+		for (int j = 0; j < VEC; j++) {
+			f[j] = i0 + j < V ? tof(vv[j]) : -INFINITY;
+			vm = fmaxf(vm, f[j]);
+		}
+		if (vm > m) {
+			l *= ck_softmax_rescale(m, vm);
+			m = vm;
+		}
+#pragma unroll
+		for (int j = 0; j < VEC; j++)
+			l += expf(f[j] - m);
+	}
+	for (int o = 16; o > 0; o >>= 1) {
+		float m2 = __shfl_xor_sync(0xFFFFFFFFu, m, o), l2 = __shfl_xor_sync(0xFFFFFFFFu, l, o);
+		ck_softmax_merge(&m, &l, m2, l2);
+	}
+	if (lane == 0) {
+		sm_m[warp] = m;
+		sm_l[warp] = l;
+	}
+	__syncthreads();
+	if (tid == 0) {
+		float M = sm_m[0], L = sm_l[0];
+		for (int w = 1; w < (int)(blockDim.x / 32); w++)
+			ck_softmax_merge(&M, &L, sm_m[w], sm_l[w]);
+		float lse = M + logf(L);
+		s_lse = lse;
+		int tg = targets[blockIdx.x];
+		losses[blockIdx.x] = lse - tof(x[tg]);
+	}
+	__syncthreads();
+	if (dloss == 0.0f)
+		return;
+	float lse = s_lse;
+	int tg = targets[blockIdx.x];
+	for (int i0 = tid * VEC; i0 < Vp; i0 += blockDim.x * VEC) {
+		uint4 raw = *(const uint4 *)(x + i0);
+		T *vv = (T *)&raw;
+#pragma unroll
+		for (int j = 0; j < VEC; j++) {
+			int i = i0 + j;
+			float d = 0.0f;
+			if (i < V)
+				d = (expf(tof(vv[j]) - lse) - (i == tg ? 1.0f : 0.0f)) * dloss;
+			vv[j] = fromf<T>(d);
+		}
+		*(uint4 *)(x + i0) = raw;
+	}
+}
+
 __global__ void mean_kernel(float *out, const float *x, int n)
 {
 	__shared__ float sh[32];
@@ -72,7 +140,12 @@ __global__ void mean_kernel(float *out, const float *x, int n)
 template <typename T>
 static int ce(float *losses, void *logits, const int *targets, float dloss, int N, int V, int Vp, void *stream)
 {
-	if (N > 0)
+	if (N <= 0)
+		return 0;
+	if (Vp % (16 / sizeof(T)) == 0 && (uintptr_t)logits % 16 == 0)
+		crossentropy_vec_kernel<T><<<(unsigned)N, CE_THREADS, 0, ck_stream(stream)>>>(
+			losses, (T *)logits, targets, dloss, V, Vp);
+	else
 		crossentropy_kernel<T><<<(unsigned)N, CE_THREADS, 0, ck_stream(stream)>>>(losses, (T *)logits, targets,
 											dloss, V, Vp);
 	return ck_status();

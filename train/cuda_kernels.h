@@ -127,9 +127,10 @@ int ck_attention_backward(CkType t, void *dqkv, float *dscratch, const void *dou
 int ck_attention_d(CkType t, float *D, const void *dout, const void *out, int B, int T, int C, int NH,
 		   void *stream);
 
-/* --- cuda_attention_tc.cu: the same attention on the tensor cores (WMMA),
- * bf16 with head size 64 only; opt-in (GPTKIT_CUDA_ATTN=tc) until checked
- * on a device.  Same arguments and results as above. --- */
+/* --- cuda_attention_tc.cu: the same attention on the tensor cores
+ * (mma.sync, flash-attention 2), bf16 with head size 64 only; the default
+ * where it applies (GPTKIT_CUDA_ATTN=cuda-core for the kernel above).  Same
+ * arguments and results as above; the row strides must be multiples of 8. --- */
 int ck_attention_tc_supported(CkType t, int hs);
 int ck_attention_forward_tc(const CkAttn *a, void *stream);
 int ck_attention_backward_tc(void *dqkv, float *dscratch, const void *dout, const void *qkv, const void *out,

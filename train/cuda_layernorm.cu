@@ -44,26 +44,49 @@ __global__ void layernorm_forward_kernel(T *out, float *mean, float *rstd, T *re
 	}
 }
 
+/* The LayerNorm backward in one pass over the rows: a warp per row adds
+ * dx += (dn - mean(dn) - norm * mean(dn * norm)) * rstd, dn = w * dout,
+ * and keeps its own running column sums of dout * norm (dweight) and dout
+ * (dbias) in shared memory, each lane on its own columns (no atomics: the
+ * order of additions is fixed).  At the end the block adds its warps' sums
+ * in order and writes one partial row [dweight (C), dbias (C)]; the blocks'
+ * partials are added in order by colsum_finish_kernel.  Deterministic. */
+#define LNB_WARPS 4
+
 template <typename T>
-__global__ void layernorm_backward_dx_kernel(T *dinp, const T *dout, const T *inp, const T *w, const float *mean,
-					     const float *rstd, int N, int C)
+__global__ void __launch_bounds__(LNB_WARPS * 32)
+	layernorm_backward_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
+				  const float *mean, const float *rstd, int N, int C)
 {
-	int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x & 31;
-	if (row >= N)
-		return;
-	const T *x = inp + (size_t)row * C, *d = dout + (size_t)row * C;
-	T *dx = dinp + (size_t)row * C;
-	float m = mean[row], rs = rstd[row], a = 0.0f, bsum = 0.0f;
-	for (int i = lane; i < C; i += 32) {
-		float norm = (tof(x[i]) - m) * rs, dn = tof(w[i]) * tof(d[i]);
-		a += dn;
-		bsum += dn * norm;
+	extern __shared__ float lnb[]; /* [LNB_WARPS][2C] */
+	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+	float *acc = lnb + (size_t)warp * 2 * C;
+	for (int i = lane; i < 2 * C; i += 32)
+		acc[i] = 0.0f;
+	for (int row = blockIdx.x * LNB_WARPS + warp; row < N; row += gridDim.x * LNB_WARPS) {
+		const T *x = inp + (size_t)row * C, *d = dout + (size_t)row * C;
+		T *dx = dinp + (size_t)row * C;
+		float m = mean[row], rs = rstd[row], a = 0.0f, bsum = 0.0f;
+		for (int i = lane; i < C; i += 32) {
+			float norm = (tof(x[i]) - m) * rs, dv = tof(d[i]), dn = tof(w[i]) * dv;
+			a += dn;
+			bsum += dn * norm;
+			acc[i] += dv * norm;
+			acc[C + i] += dv;
+		}
+		a = warp_sum(a) / C;
+		bsum = warp_sum(bsum) / C;
+		for (int i = lane; i < C; i += 32) {
+			float norm = (tof(x[i]) - m) * rs, dn = tof(w[i]) * tof(d[i]);
+			dx[i] = fromf<T>(tof(dx[i]) + (dn - a - norm * bsum) * rs);
+		}
 	}
-	a = warp_sum(a) / C;
-	bsum = warp_sum(bsum) / C;
-	for (int i = lane; i < C; i += 32) {
-		float norm = (tof(x[i]) - m) * rs, dn = tof(w[i]) * tof(d[i]);
-		dx[i] = fromf<T>(tof(dx[i]) + (dn - a - norm * bsum) * rs);
+	__syncthreads();
+	for (int i = threadIdx.x; i < 2 * C; i += blockDim.x) {
+		float t = 0.0f;
+		for (int k = 0; k < LNB_WARPS; k++)
+			t += lnb[(size_t)k * 2 * C + i];
+		partial[(size_t)blockIdx.x * 2 * C + i] = t;
 	}
 }
 
@@ -142,12 +165,16 @@ static int ln_bwd(void *dinp, float *dw, float *db, float *scratch, const void *
 		  const void *w, const float *mean, const float *rstd, int N, int C, void *stream)
 {
 	cudaStream_t s = ck_stream(stream);
-	layernorm_backward_dx_kernel<T><<<ck_blocks((size_t)N, 8), 256, 0, s>>>(
-		(T *)dinp, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd, N, C);
-	dim3 grid(ck_blocks((size_t)C, 32), (unsigned)chunks_of(N));
-	colsum_partial_kernel<T, true><<<grid, dim3(32, 8), 0, s>>>(scratch, (const T *)dout, (const T *)inp, mean,
-								    rstd, N, C);
-	colsum_finish_kernel<<<ck_blocks((size_t)2 * C, 256), 256, 0, s>>>(dw, db, scratch, chunks_of(N), 2 * C, C);
+	/* as many blocks as the scratch has chunks, at most 4 per SM's worth
+	 * (a fixed number for a given N: the sums' order does not change) */
+	int blocks = min(chunks_of(N), 528);
+	size_t smem = (size_t)LNB_WARPS * 2 * C * sizeof(float);
+	if (smem > 48 * 1024 && cudaFuncSetAttribute(layernorm_backward_kernel<T>,
+						     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+		return -1;
+	layernorm_backward_kernel<T><<<blocks, LNB_WARPS * 32, smem, s>>>(
+		(T *)dinp, scratch, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd, N, C);
+	colsum_finish_kernel<<<ck_blocks((size_t)2 * C, 256), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
 	return ck_status();
 }
 
