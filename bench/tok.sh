@@ -1,8 +1,8 @@
 #!/bin/sh
 # Tokenizer benchmark: tok-encode (1 thread and -j 2) and tok-decode against
 # tiktoken's single-thread encode_ordinary, same text, same run, medians of
-# $RUNS runs, wall clock and CPU time; then the start-up time of
-# `echo hi | tok-encode`.
+# $RUNS runs, wall clock and CPU time; then the start-up times of
+# `echo hi | tok-encode` and of tok-decode on a one-token stream.
 # The text is Tiny Shakespeare repeated 8 times (8.9 MB of English).
 . "$TOP/tests/lib.sh"
 RUNS=${RUNS:-5}
@@ -68,4 +68,9 @@ for _ in range(21):
     subprocess.run("echo hi | %s -f >/dev/null" % os.path.join(BIN, "tok-encode"), shell=True, check=True)
     ts.append(time.perf_counter() - t0)
 print("startup: echo hi | tok-encode: median %.1f ms, best %.1f ms (21 runs, wall clock)" % (statistics.median(ts) * 1e3, min(ts) * 1e3))
+# start-up: tok-decode of a one-token stream (the program alone, wall time)
+hi = os.path.join(TMP, "hi.tok")
+subprocess.run([os.path.join(BIN, "tok-encode"), "-o", hi], input=b"hi", check=True)
+ts = [wall([os.path.join(BIN, "tok-decode"), hi])[0] for _ in range(21)]
+print("startup: tok-decode of one token: median %.1f ms, best %.1f ms (21 runs, wall clock)" % (statistics.median(ts) * 1e3, min(ts) * 1e3))
 PY

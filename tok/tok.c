@@ -163,10 +163,12 @@ static void decode_fast(const uint8_t *dec, const uint32_t *ids, size_t n, size_
 	uint8_t *p = *o;
 	for (; k + 4 <= end; k += 4) {
 		if (k + DEC_AHEAD + 4 <= n) { /* ids not yet checked: a prefetch never faults */
-			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD]);
-			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD + 1]);
-			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD + 2]);
-			__builtin_prefetch(dec + 16 * (size_t)ids[k + DEC_AHEAD + 3]);
+			uintptr_t d = (uintptr_t)dec;
+			const uint32_t *f = ids + k + DEC_AHEAD;
+			__builtin_prefetch((const void *)(d + 16 * (uintptr_t)f[0]));
+			__builtin_prefetch((const void *)(d + 16 * (uintptr_t)f[1]));
+			__builtin_prefetch((const void *)(d + 16 * (uintptr_t)f[2]));
+			__builtin_prefetch((const void *)(d + 16 * (uintptr_t)f[3]));
 		}
 		const uint8_t *r0 = dec + 16 * (size_t)ids[k], *r1 = dec + 16 * (size_t)ids[k + 1];
 		const uint8_t *r2 = dec + 16 * (size_t)ids[k + 2], *r3 = dec + 16 * (size_t)ids[k + 3];
