@@ -94,6 +94,11 @@ int ck_matmul_backward_input(CkBlas *h, CkType t, void *dinp, const void *dout, 
 /* dweight (OC,C) += dout^T (OC,N) @ inp (N,C)   (float, accumulated) */
 int ck_matmul_backward_weight(CkBlas *h, CkType t, float *dweight, const void *dout, const void *inp,
 			      int N, int C, int OC, void *stream);
+/* dinp = (dout . W) o gelu'(pre_gelu): ck_matmul_backward_input then
+ * ck_gelu_backward, fused into one product (cuBLASLt's DGELU epilogue) in
+ * bf16 where cuBLASLt has it. */
+int ck_matmul_backward_input_dgelu(CkBlas *h, CkType t, void *dinp, const void *dout, const void *weight,
+				   const void *pre_gelu, int N, int C, int OC, void *stream);
 
 /* --- cuda_attention.cu --- */
 /* Causal attention in the flash-attention style: the T x T matrix is never

@@ -90,6 +90,79 @@ __global__ void __launch_bounds__(LNB_WARPS * 32)
 	}
 }
 
+/* The same for bf16 rows of C = 256 * NCH: each lane holds 8 consecutive
+ * columns of each 256-column chunk, so every access is a 16-byte vector,
+ * the row stays in registers between the two passes, and the column sums
+ * are registers too; the block then adds its warps' sums in warp order. */
+#define LNV_WARPS 4
+
+template <int NCH>
+__global__ void __launch_bounds__(LNV_WARPS * 32)
+	layernorm_backward_vec_kernel(bf16 *dinp, float *partial, const bf16 *dout, const bf16 *inp, const bf16 *w,
+				      const float *mean, const float *rstd, int N)
+{
+	constexpr int C = 256 * NCH;
+	__shared__ float red[2 * C];
+	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+	float wf[NCH][8], dwa[NCH][8], dba[NCH][8];
+#pragma unroll
+	for (int c = 0; c < NCH; c++) {
+		uint4 raw = *(const uint4 *)(w + c * 256 + lane * 8);
+		const bf16 *v = (const bf16 *)&raw;
+#pragma unroll
+		for (int j = 0; j < 8; j++) {
+			wf[c][j] = __bfloat162float(v[j]);
+			dwa[c][j] = dba[c][j] = 0.0f;
+		}
+	}
+	for (int row = blockIdx.x * LNV_WARPS + warp; row < N; row += gridDim.x * LNV_WARPS) {
+		const size_t base = (size_t)row * C + lane * 8;
+		const float m = mean[row], rs = rstd[row];
+		float xn[NCH][8], dv[NCH][8], a = 0.0f, b = 0.0f;
+#pragma unroll
+		for (int c = 0; c < NCH; c++) {
+			uint4 rx = *(const uint4 *)(inp + base + c * 256), rd = *(const uint4 *)(dout + base + c * 256);
+			const bf16 *vx = (const bf16 *)&rx, *vd = (const bf16 *)&rd;
+#pragma unroll
+			for (int j = 0; j < 8; j++) {
+				xn[c][j] = (__bfloat162float(vx[j]) - m) * rs;
+				dv[c][j] = __bfloat162float(vd[j]);
+				float dn = wf[c][j] * dv[c][j];
+				a += dn;
+				b += dn * xn[c][j];
+				dwa[c][j] += dv[c][j] * xn[c][j];
+				dba[c][j] += dv[c][j];
+			}
+		}
+		a = warp_sum(a) / C;
+		b = warp_sum(b) / C;
+#pragma unroll
+		for (int c = 0; c < NCH; c++) {
+			uint4 rdx = *(const uint4 *)(dinp + base + c * 256);
+			bf16 *vdx = (bf16 *)&rdx;
+#pragma unroll
+			for (int j = 0; j < 8; j++)
+				vdx[j] = __float2bfloat16_rn(__bfloat162float(vdx[j]) +
+							     (wf[c][j] * dv[c][j] - a - xn[c][j] * b) * rs);
+			*(uint4 *)(dinp + base + c * 256) = rdx;
+		}
+	}
+	for (int k = 0; k < LNV_WARPS; k++) {
+		if (warp == k)
+#pragma unroll
+			for (int c = 0; c < NCH; c++)
+#pragma unroll
+				for (int j = 0; j < 8; j++) {
+					int i = c * 256 + lane * 8 + j;
+					red[i] = k ? red[i] + dwa[c][j] : dwa[c][j];
+					red[C + i] = k ? red[C + i] + dba[c][j] : dba[c][j];
+				}
+		__syncthreads();
+	}
+	for (int i = threadIdx.x; i < 2 * C; i += blockDim.x)
+		partial[(size_t)blockIdx.x * 2 * C + i] = red[i];
+}
+
 /* Partial column sums over one chunk of rows: block (32, 8), grid
  * (ceil(C / 32), chunks).  ln: the LayerNorm weight and bias gradients
  * (partial row k: [dweight (C), dbias (C)]); !ln: the bias gradient of dout
@@ -126,19 +199,33 @@ __global__ void colsum_partial_kernel(float *partial, const T *dout, const T *in
 	}
 }
 
-/* out1[j] += sum over chunks of partial[k][j] for j < M1, out2[j - M1] for the rest. */
-__global__ void colsum_finish_kernel(float *out1, float *out2, const float *partial, int chunks, int M, int M1)
+/* out1[j] += sum over chunks of partial[k][j] for j < M1, out2[j - M1] for
+ * the rest.  A block of 32 columns x 8 row groups: group g adds chunks
+ * g, g + 8, ... in order, then the 8 groups are added in order. */
+__global__ void __launch_bounds__(256) colsum_finish_kernel(float *out1, float *out2, const float *partial, int chunks,
+							    int M, int M1)
 {
-	int j = blockIdx.x * blockDim.x + threadIdx.x;
-	if (j >= M)
-		return;
+	__shared__ float sh[8][33];
+	int tx = threadIdx.x & 31, ty = threadIdx.x >> 5, j = blockIdx.x * 32 + tx;
 	float s = 0.0f;
-	for (int k = 0; k < chunks; k++)
-		s += partial[(size_t)k * M + j];
+	if (j < M)
+		for (int k = ty; k < chunks; k += 8)
+			s += partial[(size_t)k * M + j];
+	sh[ty][tx] = s;
+	__syncthreads();
+	if (ty != 0 || j >= M)
+		return;
+	for (int k = 1; k < 8; k++)
+		s += sh[k][tx];
 	if (j < M1)
 		out1[j] += s;
 	else
 		out2[j - M1] += s;
+}
+
+static unsigned finish_blocks(int M)
+{
+	return (unsigned)((M + 31) / 32);
 }
 
 static int chunks_of(int N)
@@ -165,8 +252,8 @@ static int ln_bwd(void *dinp, float *dw, float *db, float *scratch, const void *
 		  const void *w, const float *mean, const float *rstd, int N, int C, void *stream)
 {
 	cudaStream_t s = ck_stream(stream);
-	/* as many blocks as the scratch has chunks, at most 4 per SM's worth
-	 * (a fixed number for a given N: the sums' order does not change) */
+	/* a fixed number of blocks for a given N (the sums' order does not
+	 * change), within the scratch: chunks_of(N) rows of 2C */
 	int blocks = min(chunks_of(N), 528);
 	size_t smem = (size_t)LNB_WARPS * 2 * C * sizeof(float);
 	if (smem > 48 * 1024 && cudaFuncSetAttribute(layernorm_backward_kernel<T>,
@@ -174,7 +261,53 @@ static int ln_bwd(void *dinp, float *dw, float *db, float *scratch, const void *
 		return -1;
 	layernorm_backward_kernel<T><<<blocks, LNB_WARPS * 32, smem, s>>>(
 		(T *)dinp, scratch, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd, N, C);
-	colsum_finish_kernel<<<ck_blocks((size_t)2 * C, 256), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
+	colsum_finish_kernel<<<finish_blocks(2 * C), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
+	return ck_status();
+}
+
+/* bf16 rows of 256 to 1536 columns in steps of 256 (GPT-2 124M to 774M): the vector kernel */
+template <int NCH>
+static void ln_bwd_vec_launch(int blocks, bf16 *dinp, float *scratch, const bf16 *dout, const bf16 *inp,
+			      const bf16 *w, const float *mean, const float *rstd, int N, cudaStream_t s)
+{
+	layernorm_backward_vec_kernel<NCH><<<blocks, LNV_WARPS * 32, 0, s>>>(dinp, scratch, dout, inp, w, mean, rstd,
+									      N);
+}
+
+template <>
+int ln_bwd<bf16>(void *dinp, float *dw, float *db, float *scratch, const void *dout, const void *inp,
+		 const void *w, const float *mean, const float *rstd, int N, int C, void *stream)
+{
+	int nch = C / 256;
+	bool aligned = ((uintptr_t)dinp | (uintptr_t)dout | (uintptr_t)inp | (uintptr_t)w) % 16 == 0;
+	if (C % 256 != 0 || nch < 1 || nch > 6 || !aligned) {
+		/* the generic kernel */
+		cudaStream_t s = ck_stream(stream);
+		int blocks = min(chunks_of(N), 528);
+		size_t smem = (size_t)LNB_WARPS * 2 * C * sizeof(float);
+		if (smem > 48 * 1024 &&
+		    cudaFuncSetAttribute(layernorm_backward_kernel<bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					 (int)smem) != cudaSuccess)
+			return -1;
+		layernorm_backward_kernel<bf16><<<blocks, LNB_WARPS * 32, smem, s>>>(
+			(bf16 *)dinp, scratch, (const bf16 *)dout, (const bf16 *)inp, (const bf16 *)w, mean, rstd, N, C);
+		colsum_finish_kernel<<<finish_blocks(2 * C), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
+		return ck_status();
+	}
+	cudaStream_t s = ck_stream(stream);
+	/* enough warps in flight to hide the loads, within the scratch (2C per block) */
+	int blocks = min(min((N + LNV_WARPS - 1) / LNV_WARPS, 2 * chunks_of(N)), 132 * 8);
+	bf16 *dx = (bf16 *)dinp;
+	const bf16 *d = (const bf16 *)dout, *x = (const bf16 *)inp, *wb = (const bf16 *)w;
+	switch (nch) {
+	case 1: ln_bwd_vec_launch<1>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
+	case 2: ln_bwd_vec_launch<2>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
+	case 3: ln_bwd_vec_launch<3>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
+	case 4: ln_bwd_vec_launch<4>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
+	case 5: ln_bwd_vec_launch<5>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
+	default: ln_bwd_vec_launch<6>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
+	}
+	colsum_finish_kernel<<<finish_blocks(2 * C), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
 	return ck_status();
 }
 
@@ -185,7 +318,7 @@ static int bias_bwd(float *dbias, float *scratch, const void *dout, int N, int O
 	dim3 grid(ck_blocks((size_t)OC, 32), (unsigned)chunks_of(N));
 	colsum_partial_kernel<T, false><<<grid, dim3(32, 8), 0, s>>>(scratch, (const T *)dout, NULL, NULL, NULL, N,
 								     OC);
-	colsum_finish_kernel<<<ck_blocks((size_t)OC, 256), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
+	colsum_finish_kernel<<<finish_blocks(OC), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
 	return ck_status();
 }
 

@@ -85,7 +85,7 @@ static uint32_t align_of(const void *p)
 	return al;
 }
 
-enum { EPI_NONE, EPI_BIAS, EPI_GELU_BIAS };
+enum { EPI_NONE, EPI_BIAS, EPI_GELU_BIAS, EPI_DGELU };
 
 #define LT(call)                                                                                   \
 	do {                                                                                       \
@@ -114,6 +114,7 @@ static int lt_matmul(CkBlas *h, cudaDataType_t ab, cudaDataType_t cd, bool ta, b
 	cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
 	cublasLtEpilogue_t e = epi == EPI_GELU_BIAS ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
 			       : epi == EPI_BIAS    ? CUBLASLT_EPILOGUE_BIAS
+			       : epi == EPI_DGELU   ? CUBLASLT_EPILOGUE_DGELU
 						    : CUBLASLT_EPILOGUE_DEFAULT;
 	uint32_t alA = align_of(A), alB = align_of(B), alD = align_of(D);
 	uint64_t ws = h->workspace_size;
@@ -124,11 +125,11 @@ static int lt_matmul(CkBlas *h, cudaDataType_t ab, cudaDataType_t cd, bool ta, b
 	LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
 	LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
 	LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e));
-	if (epi != EPI_NONE) {
+	if (epi == EPI_BIAS || epi == EPI_GELU_BIAS) {
 		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
 		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &cd, sizeof cd));
 	}
-	if (epi == EPI_GELU_BIAS) {
+	if (epi == EPI_GELU_BIAS || epi == EPI_DGELU) {
 		int64_t ldx = ldaux;
 		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
 		LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldx, sizeof ldx));
@@ -218,4 +219,19 @@ extern "C" int ck_matmul_backward_weight(CkBlas *h, CkType t, float *dweight, co
 	/* dweight^T (C, OC) += inp^T (C, N) . dout (N, OC) = inp_cm (C,N) . op(dout_cm (OC,N))^T */
 	return lt_matmul(h, dt(t), CUDA_R_32F, false, true, C, OC, N, inp, C, dout, OC, dweight, C, 1.0f, EPI_NONE,
 			 NULL, NULL, 0, ck_stream(stream));
+}
+
+extern "C" int ck_matmul_backward_input_dgelu(CkBlas *h, CkType t, void *dinp, const void *dout, const void *weight,
+					      const void *pre_gelu, int N, int C, int OC, void *stream)
+{
+	cudaStream_t s = ck_stream(stream);
+	/* bf16: GELU's backward as the product's DGELU epilogue, reading the
+	 * pre-activation the forward's GELU_AUX epilogue kept (same layout) */
+	if (t == CK_BF16 && C % 8 == 0 &&
+	    lt_matmul(h, dt(t), dt(t), false, false, C, N, OC, weight, C, dout, OC, dinp, C, 0.0f, EPI_DGELU, NULL,
+		      (void *)pre_gelu, C, s) == 0)
+		return 0;
+	if (ck_matmul_backward_input(h, t, dinp, dout, weight, N, C, OC, stream))
+		return -1;
+	return ck_gelu_backward(t, dinp, pre_gelu, dinp, (size_t)N * C, stream);
 }
