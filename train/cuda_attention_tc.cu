@@ -137,6 +137,31 @@ __device__ __forceinline__ void load_tile(bf16 *dst, const bf16 *src, long long 
 	}
 }
 
+/* The same through cp.async (no registers, and the copy overlaps the
+ * products of the tile before it); rows at and past nrows are zero-filled.
+ * Completion: cp_commit() after a tile's copies, cp_wait<n>() until at most
+ * n groups are in flight, then __syncthreads(). */
+__device__ __forceinline__ void load_tile_async(bf16 *dst, const bf16 *src, long long stride, int r0, int nrows)
+{
+	for (int i = threadIdx.x; i < TR * 8; i += blockDim.x) {
+		int r = i >> 3, c = (i & 7) * 8, row = r0 + r;
+		bool ok = row < nrows;
+		const bf16 *g = src + (ok ? row : 0) * stride + c;
+		asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst + r * LDS + c)),
+			     "l"(g), "r"(ok ? 16 : 0));
+	}
+}
+
+__device__ __forceinline__ void cp_commit(void)
+{
+	asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int N> __device__ __forceinline__ void cp_wait(void)
+{
+	asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 /* Accumulator element e of column tile nt sits at row (lane >> 2) + 8 * (e >> 1)
  * and column nt * 8 + 2 * (lane & 3) + (e & 1) of the warp's 16 x 64 block. */
 #define ROW_OF(lane, e) (((lane) >> 2) + 8 * ((e) >> 1))
@@ -146,7 +171,8 @@ __device__ __forceinline__ void load_tile(bf16 *dst, const bf16 *src, long long 
 
 __global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, float scale2)
 {
-	__shared__ __align__(16) bf16 Qs[TR * LDS], Ks[TR * LDS], Vs[TR * LDS];
+	/* K and V tiles twice: the next tile's copy runs during this one's products */
+	__shared__ __align__(16) bf16 Qs[TR * LDS], Ks[2][TR * LDS], Vs[2][TR * LDS];
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 	/* the longest rows (last query blocks) first: a better tail under causality */
 	const int qb = gridDim.x - 1 - blockIdx.x, b = blockIdx.z, h = blockIdx.y, q0 = qb * TR;
@@ -156,11 +182,13 @@ __global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, flo
 	const int last_t = min(a.Tq - 1, q0 + TR - 1);
 	const int nkeys = min(a.Tk, a.q_off + last_t + 1);
 	const int w0 = q0 + warp * 16; /* this warp's first query row */
+	const int ntiles = (nkeys + TR - 1) / TR;
 
-	load_tile(Qs, q, a.q_tstride, q0, a.Tq);
-	__syncthreads();
+	load_tile_async(Qs, q, a.q_tstride, q0, a.Tq);
+	load_tile_async(Ks[0], k, a.kv_tstride, 0, nkeys);
+	load_tile_async(Vs[0], v, a.kv_tstride, 0, nkeys);
+	cp_commit();
 	uint32_t qa[4][4];
-	load_a(qa, Qs + warp * 16 * LDS, lane);
 
 	float m[2] = { -INFINITY, -INFINITY }, l[2] = { 0.0f, 0.0f }, o[8][4];
 #pragma unroll
@@ -169,54 +197,63 @@ __global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, flo
 		for (int e = 0; e < 4; e++)
 			o[nt][e] = 0.0f;
 
-	for (int s0 = 0; s0 < nkeys; s0 += TR) {
-		__syncthreads(); /* the previous tile is consumed */
-		load_tile(Ks, k, a.kv_tstride, s0, nkeys);
-		load_tile(Vs, v, a.kv_tstride, s0, nkeys);
-		__syncthreads();
-		if (w0 >= a.Tq || s0 > a.q_off + w0 + 15) /* warp-uniform: no row of this warp sees the tile */
-			continue;
-		float s[8][4];
-		mm_abt(s, qa, Ks, lane);
-		const bool edge = s0 + TR - 1 > a.q_off + w0 || s0 + TR > nkeys;
-		float mx[2] = { -INFINITY, -INFINITY };
-#pragma unroll
-		for (int nt = 0; nt < 8; nt++)
-#pragma unroll
-			for (int e = 0; e < 4; e++) {
-				float x = s[nt][e] * scale2;
-				if (edge) {
-					int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
-					if (col > a.q_off + t || col >= nkeys)
-						x = -INFINITY;
-				}
-				s[nt][e] = x;
-				mx[e >> 1] = fmaxf(mx[e >> 1], x);
-			}
-		float corr[2], mn[2];
-#pragma unroll
-		for (int r = 0; r < 2; r++) {
-			mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 1));
-			mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 2));
-			mn[r] = fmaxf(m[r], mx[r]);
-			/* a row that has seen no key yet has nothing to rescale */
-			corr[r] = mn[r] == -INFINITY ? 1.0f : exp2f(m[r] - mn[r]);
-			m[r] = mn[r];
-			l[r] *= corr[r];
+	for (int it = 0; it < ntiles; it++) {
+		const int s0 = it * TR, buf = it & 1;
+		if (it + 1 < ntiles) {
+			load_tile_async(Ks[buf ^ 1], k, a.kv_tstride, s0 + TR, nkeys);
+			load_tile_async(Vs[buf ^ 1], v, a.kv_tstride, s0 + TR, nkeys);
+			cp_commit();
+			cp_wait<1>();
+		} else {
+			cp_wait<0>();
 		}
+		__syncthreads(); /* this tile (and Q) has landed */
+		if (it == 0)
+			load_a(qa, Qs + warp * 16 * LDS, lane);
+		if (w0 < a.Tq && s0 <= a.q_off + w0 + 15) { /* warp-uniform: a row of this warp sees the tile */
+			float s[8][4];
+			mm_abt(s, qa, Ks[buf], lane);
+			const bool edge = s0 + TR - 1 > a.q_off + w0 || s0 + TR > nkeys;
+			float mx[2] = { -INFINITY, -INFINITY };
 #pragma unroll
-		for (int nt = 0; nt < 8; nt++)
+			for (int nt = 0; nt < 8; nt++)
 #pragma unroll
-			for (int e = 0; e < 4; e++) {
-				int r = e >> 1;
-				float p = mn[r] == -INFINITY ? 0.0f : exp2f(s[nt][e] - mn[r]);
-				s[nt][e] = p;
-				l[r] += p; /* this thread's share; the quad's shares are added at the end */
-				o[nt][e] *= corr[r];
+				for (int e = 0; e < 4; e++) {
+					float x = s[nt][e] * scale2;
+					if (edge) {
+						int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
+						if (col > a.q_off + t || col >= nkeys)
+							x = -INFINITY;
+					}
+					s[nt][e] = x;
+					mx[e >> 1] = fmaxf(mx[e >> 1], x);
+				}
+			float corr[2], mn[2];
+#pragma unroll
+			for (int r = 0; r < 2; r++) {
+				mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 1));
+				mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 2));
+				mn[r] = fmaxf(m[r], mx[r]);
+				/* a row that has seen no key yet has nothing to rescale */
+				corr[r] = mn[r] == -INFINITY ? 1.0f : exp2f(m[r] - mn[r]);
+				m[r] = mn[r];
+				l[r] *= corr[r];
 			}
-		uint32_t pa[4][4];
-		to_a(pa, s);
-		mm_ab(o, pa, Vs, lane);
+#pragma unroll
+			for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+				for (int e = 0; e < 4; e++) {
+					int r = e >> 1;
+					float p = mn[r] == -INFINITY ? 0.0f : exp2f(s[nt][e] - mn[r]);
+					s[nt][e] = p;
+					l[r] += p; /* this thread's share; the quad's shares are added at the end */
+					o[nt][e] *= corr[r];
+				}
+			uint32_t pa[4][4];
+			to_a(pa, s);
+			mm_ab(o, pa, Vs[buf], lane);
+		}
+		__syncthreads(); /* the tile is consumed before its buffer is refilled */
 	}
 
 	float inv[2];
@@ -242,27 +279,32 @@ __global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, flo
 
 /* ------------------------------------------------------------- backward */
 
-/* dq = scale * sum over keys of dS K; a block per 64 queries. */
+/* dq = scale * sum over keys of dS K; a block per 64 queries.  The Q and
+ * dO tiles, once in registers, become the second buffer of K and V. */
 __global__ void __launch_bounds__(128) attention_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv,
 							       const float *lse, const float *D, int T_, int C, int NH,
 							       float scale)
 {
-	__shared__ __align__(16) bf16 As[TR * LDS], Bs[TR * LDS], Ks[TR * LDS], Vs[TR * LDS];
+	__shared__ __align__(16) bf16 Ks[2][TR * LDS], Vs[2][TR * LDS];
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 	const int qb = gridDim.x - 1 - blockIdx.x, b = blockIdx.z, h = blockIdx.y, q0 = qb * TR;
 	const long long C3 = 3LL * C;
 	const bf16 *q = qkv + b * T_ * C3 + (long long)h * HD, *k = q + C, *v = q + 2 * C;
 	const bf16 *dO = dout + (long long)b * T_ * C + (long long)h * HD;
 	const float *lse_bh = lse + ((long long)b * NH + h) * T_, *D_bh = D + ((long long)b * NH + h) * T_;
-	const int w0 = q0 + warp * 16, nkeys = min(T_, q0 + TR);
+	const int w0 = q0 + warp * 16, nkeys = min(T_, q0 + TR), ntiles = (nkeys + TR - 1) / TR;
 	const float scale2 = scale * LOG2E;
 
-	load_tile(As, q, C3, q0, T_);
-	load_tile(Bs, dO, C, q0, T_);
+	load_tile_async(Ks[1], q, C3, q0, T_);
+	load_tile_async(Vs[1], dO, C, q0, T_);
+	load_tile_async(Ks[0], k, C3, 0, nkeys);
+	load_tile_async(Vs[0], v, C3, 0, nkeys);
+	cp_commit();
+	cp_wait<0>();
 	__syncthreads();
 	uint32_t qa[4][4], da[4][4];
-	load_a(qa, As + warp * 16 * LDS, lane);
-	load_a(da, Bs + warp * 16 * LDS, lane);
+	load_a(qa, Ks[1] + warp * 16 * LDS, lane);
+	load_a(da, Vs[1] + warp * 16 * LDS, lane);
 	float lse2[2], Dr[2];
 #pragma unroll
 	for (int r = 0; r < 2; r++) {
@@ -276,34 +318,42 @@ __global__ void __launch_bounds__(128) attention_dq_tc_kernel(bf16 *dqkv, const 
 #pragma unroll
 		for (int e = 0; e < 4; e++)
 			dq[nt][e] = 0.0f;
+	__syncthreads(); /* Q and dO are in registers: buffer 1 is free */
 
-	for (int s0 = 0; s0 < nkeys; s0 += TR) {
+	for (int it = 0; it < ntiles; it++) {
+		const int s0 = it * TR, buf = it & 1;
+		if (it + 1 < ntiles) {
+			load_tile_async(Ks[buf ^ 1], k, C3, s0 + TR, nkeys);
+			load_tile_async(Vs[buf ^ 1], v, C3, s0 + TR, nkeys);
+			cp_commit();
+			cp_wait<1>();
+		} else {
+			cp_wait<0>();
+		}
 		__syncthreads();
-		load_tile(Ks, k, C3, s0, nkeys);
-		load_tile(Vs, v, C3, s0, nkeys);
-		__syncthreads();
-		if (w0 >= T_ || s0 > w0 + 15)
-			continue;
-		float p[8][4], dp[8][4];
-		mm_abt(p, qa, Ks, lane);
-		mm_abt(dp, da, Vs, lane);
-		const bool edge = s0 + TR - 1 > w0 || s0 + TR > nkeys;
+		if (w0 < T_ && s0 <= w0 + 15) {
+			float p[8][4], dp[8][4];
+			mm_abt(p, qa, Ks[buf], lane);
+			mm_abt(dp, da, Vs[buf], lane);
+			const bool edge = s0 + TR - 1 > w0 || s0 + TR > nkeys;
 #pragma unroll
-		for (int nt = 0; nt < 8; nt++)
+			for (int nt = 0; nt < 8; nt++)
 #pragma unroll
-			for (int e = 0; e < 4; e++) {
-				int r = e >> 1;
-				float pr = exp2f(p[nt][e] * scale2 - lse2[r]);
-				if (edge) {
-					int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
-					if (col > t || col >= nkeys)
-						pr = 0.0f;
+				for (int e = 0; e < 4; e++) {
+					int r = e >> 1;
+					float pr = exp2f(p[nt][e] * scale2 - lse2[r]);
+					if (edge) {
+						int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
+						if (col > t || col >= nkeys)
+							pr = 0.0f;
+					}
+					dp[nt][e] = pr * (dp[nt][e] - Dr[r]); /* dS */
 				}
-				dp[nt][e] = pr * (dp[nt][e] - Dr[r]); /* dS */
-			}
-		uint32_t dsa[4][4];
-		to_a(dsa, dp);
-		mm_ab(dq, dsa, Ks, lane);
+			uint32_t dsa[4][4];
+			to_a(dsa, dp);
+			mm_ab(dq, dsa, Ks[buf], lane);
+		}
+		__syncthreads();
 	}
 #pragma unroll
 	for (int r = 0; r < 2; r++) {
@@ -322,8 +372,8 @@ __global__ void __launch_bounds__(128) attention_dkv_tc_kernel(bf16 *dqkv, const
 								const float *lse, const float *D, int T_, int C, int NH,
 								float scale)
 {
-	__shared__ __align__(16) bf16 Qs[TR * LDS], Os[TR * LDS];
-	__shared__ float lse_s[TR], D_s[TR];
+	__shared__ __align__(16) bf16 Qs[2][TR * LDS], Os[2][TR * LDS];
+	__shared__ float lse_s[2][TR], D_s[2][TR];
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 	const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * TR; /* the first key blocks do the most work */
 	const long long C3 = 3LL * C;
@@ -331,57 +381,73 @@ __global__ void __launch_bounds__(128) attention_dkv_tc_kernel(bf16 *dqkv, const
 	const bf16 *dO = dout + (long long)b * T_ * C + (long long)h * HD;
 	const float *lse_bh = lse + ((long long)b * NH + h) * T_, *D_bh = D + ((long long)b * NH + h) * T_;
 	const int w0 = k0 + warp * 16; /* this warp's first key row */
+	const int ntiles = (T_ - k0 + TR - 1) / TR;
 	const float scale2 = scale * LOG2E;
 
-	/* K and V rows of this block as A operands, staged through the Q and dO tiles */
-	load_tile(Qs, k, C3, k0, T_);
-	load_tile(Os, v, C3, k0, T_);
+	/* K and V rows of this block as A operands, staged through buffer 1 */
+	load_tile_async(Qs[1], k, C3, k0, T_);
+	load_tile_async(Os[1], v, C3, k0, T_);
+	cp_commit();
+	cp_wait<0>();
 	__syncthreads();
 	uint32_t ka[4][4], va[4][4];
-	load_a(ka, Qs + warp * 16 * LDS, lane);
-	load_a(va, Os + warp * 16 * LDS, lane);
+	load_a(ka, Qs[1] + warp * 16 * LDS, lane);
+	load_a(va, Os[1] + warp * 16 * LDS, lane);
 	float dk[8][4], dv[8][4];
 #pragma unroll
 	for (int nt = 0; nt < 8; nt++)
 #pragma unroll
 		for (int e = 0; e < 4; e++)
 			dk[nt][e] = dv[nt][e] = 0.0f;
+	__syncthreads(); /* K and V are in registers: buffer 1 is free */
 
-	for (int t0 = k0; t0 < T_; t0 += TR) {
-		__syncthreads(); /* the previous tiles (or the K, V staging) are consumed */
-		load_tile(Qs, q, C3, t0, T_);
-		load_tile(Os, dO, C, t0, T_);
+	/* the tile starting at query t0 into buffer bf */
+	auto stage = [&](int t0, int bf) {
+		load_tile_async(Qs[bf], q, C3, t0, T_);
+		load_tile_async(Os[bf], dO, C, t0, T_);
 		if (threadIdx.x < TR) {
 			int t = t0 + threadIdx.x;
-			lse_s[threadIdx.x] = t < T_ ? lse_bh[t] * LOG2E : INFINITY; /* exp2(x - inf) = 0 */
-			D_s[threadIdx.x] = t < T_ ? D_bh[t] : 0.0f;
+			lse_s[bf][threadIdx.x] = t < T_ ? lse_bh[t] * LOG2E : INFINITY; /* exp2(x - inf) = 0 */
+			D_s[bf][threadIdx.x] = t < T_ ? D_bh[t] : 0.0f;
+		}
+		cp_commit();
+	};
+	stage(k0, 0);
+	for (int it = 0; it < ntiles; it++) {
+		const int t0 = k0 + it * TR, buf = it & 1;
+		if (it + 1 < ntiles) {
+			stage(t0 + TR, buf ^ 1);
+			cp_wait<1>();
+		} else {
+			cp_wait<0>();
 		}
 		__syncthreads();
-		if (w0 >= T_ || t0 + TR - 1 < w0) /* no query of the tile sees this warp's keys */
-			continue;
-		float p[8][4], dp[8][4];
-		mm_abt(p, ka, Qs, lane); /* S^T: 16 keys x 64 queries */
-		mm_abt(dp, va, Os, lane); /* dP^T = V dO^T */
-		const bool edge = t0 < w0 + 15 || t0 + TR > T_;
+		if (w0 < T_) {
+			float p[8][4], dp[8][4];
+			mm_abt(p, ka, Qs[buf], lane); /* S^T: 16 keys x 64 queries */
+			mm_abt(dp, va, Os[buf], lane); /* dP^T = V dO^T */
+			const bool edge = t0 < w0 + 15 || t0 + TR > T_;
 #pragma unroll
-		for (int nt = 0; nt < 8; nt++)
+			for (int nt = 0; nt < 8; nt++)
 #pragma unroll
-			for (int e = 0; e < 4; e++) {
-				int c = COL_OF(lane, nt, e);
-				float pr = exp2f(p[nt][e] * scale2 - lse_s[c]);
-				if (edge) {
-					int t = t0 + c, s = w0 + ROW_OF(lane, e);
-					if (t < s || t >= T_)
-						pr = 0.0f;
+				for (int e = 0; e < 4; e++) {
+					int c = COL_OF(lane, nt, e);
+					float pr = exp2f(p[nt][e] * scale2 - lse_s[buf][c]);
+					if (edge) {
+						int t = t0 + c, s = w0 + ROW_OF(lane, e);
+						if (t < s || t >= T_)
+							pr = 0.0f;
+					}
+					p[nt][e] = pr;
+					dp[nt][e] = pr * (dp[nt][e] - D_s[buf][c]); /* dS^T */
 				}
-				p[nt][e] = pr;
-				dp[nt][e] = pr * (dp[nt][e] - D_s[c]); /* dS^T */
-			}
-		uint32_t pa[4][4], dsa[4][4];
-		to_a(pa, p);
-		to_a(dsa, dp);
-		mm_ab(dv, pa, Os, lane);
-		mm_ab(dk, dsa, Qs, lane);
+			uint32_t pa[4][4], dsa[4][4];
+			to_a(pa, p);
+			to_a(dsa, dp);
+			mm_ab(dv, pa, Os[buf], lane);
+			mm_ab(dk, dsa, Qs[buf], lane);
+		}
+		__syncthreads();
 	}
 #pragma unroll
 	for (int r = 0; r < 2; r++) {

@@ -295,7 +295,7 @@ if [ -n "$BB" ] && [ $(( $(date +%s) - START )) -lt 420 ]; then
 		a=
 		rm -rf "$W/prof"
 		timeout 90 env GPTKIT_CUDA_PROFILE=1 GPTKIT_CUDA_ATTN=$a "$BIN/gpt-train" -o "$W/prof" -m d12 -t 1024 \
-			-b "$BB" --steps 3 --keep 0 -q --device cuda "$W/data.tok" >"$OUT/profile-$tag.log" 2>&1
+			-b "$BB" --steps 4 --keep 0 -q --device cuda "$W/data.tok" >"$OUT/profile-$tag.log" 2>&1
 		top=$(awk '$3 ~ /%$/ && $1 + 0 > 0' "$OUT/profile-$tag.log" | sort -rn | head -3 |
 			awk '{ printf "%s %s; ", $3, $4 }')
 		record "prof-$tag" INFO "top call sites: $top"
