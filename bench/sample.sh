@@ -83,6 +83,10 @@ print(f"{(n - 1) / max(tg - tp, 1e-9):.3f} {128 / tp:.3f}")
 EOF
 done
 awk '{ print $1 }' "$W/hfout" >"$W/r_hf"; awk '{ print $2 }' "$W/hfout" >"$W/r_hfp"; rm -f "$W/hfout"
+# each run's figures, for judging the noise of a shared machine
+echo "run  GB/s  fp32  bf16  active  transformers | prompt: fp32  bf16  transformers (tokens/s)"
+paste "$W/bw" "$W/f32" "$W/b16" "$W/a32" "$W/r_hf" "$W/p32" "$W/p16" "$W/r_hfp" |
+	awk '{ printf "%3d %5.1f %5.1f %5.1f %6.1f %12.1f  | %12.0f %5.0f %13.0f\n", NR, $1, $2, $3, $4, $5, $6, $7, $8 }'
 
 bw=$(median <"$W/bw") f32=$(median <"$W/f32") b16=$(median <"$W/b16") p32=$(median <"$W/p32") p16=$(median <"$W/p16")
 a32=$(median <"$W/a32") hf=$(median <"$W/r_hf") hfp=$(median <"$W/r_hfp")
@@ -104,5 +108,8 @@ awk -v bw="$bw" -v f32="$f32" -v b16="$b16" -v p32="$p32" -v p16="$p16" -v hf="$
 		printf "transformers generate fp32 decode        %8.1f tokens/s\n", hf
 		printf "gpt-sample / transformers                %8.2fx fp32, %.2fx bf16\n", f32 / hf, b16 / hf
 	}
-	printf "prompt processing: gpt-sample fp32 %.0f, bf16 %.0f, transformers %.0f tokens/s\n", p32, p16, hfp
+	printf "prompt processing: gpt-sample fp32 %.0f, bf16 %.0f, transformers %.0f tokens/s", p32, p16, hfp
+	if (hfp > 0)
+		printf " (%.2fx, %.2fx)", p32 / hfp, p16 / hfp
+	printf "\n"
 }'

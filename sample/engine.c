@@ -2,6 +2,7 @@
  * state, the forward pass. */
 #include "engine.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <sched.h>
@@ -164,6 +165,29 @@ struct EngineBarrier {
 	_Atomic int next[]; /* the next chunk of each product of a step */
 };
 
+/* Touch every buffer (page faults), start OpenMP's threads and let
+ * OpenBLAS set up its buffers in each, now rather than in the first prompt
+ * pass, which gpt-sample times: that pass ran at about 60% of the speed of
+ * later ones. */
+static void warm(Engine *s, size_t kv, size_t bc, size_t b4c, size_t V, size_t wscratch)
+{
+	memset(s->kcache, 0, kv * sizeof(float));
+	memset(s->vcache, 0, kv * sizeof(float));
+	float *bufs[] = { s->x, s->xb, s->atty, s->tmp };
+	for (int i = 0; i < 4; i++)
+		memset(bufs[i], 0, bc * sizeof(float));
+	memset(s->qkv, 0, bc * 3 * sizeof(float));
+	memset(s->hb, 0, b4c * sizeof(float));
+	memset(s->logits, 0, V * sizeof(float));
+	if (wscratch)
+		memset(s->wscratch, 0, wscratch * sizeof(float));
+	#pragma omp parallel
+	{
+		float a[16 * 16] = { 0 }, b[16 * 16] = { 0 }, c[16 * 16];
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 16, 16, 1.0f, a, 16, b, 16, 0.0f, c, 16);
+	}
+}
+
 int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 {
 	memset(s, 0, sizeof *s);
@@ -171,10 +195,12 @@ int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 	size_t C = c->channels, L = c->num_layers, T = c->max_seq_len, B = max_batch < 1 ? 1 : max_batch;
 	s->m = m;
 	s->kern = kern_detect();
+	/* the batched pass shares out BLAS calls among OpenMP threads itself */
+	openblas_set_num_threads(1);
 	s->max_batch = (int)B;
 	s->att_threads = omp_get_max_threads();
-	s->kcache = calloc(L * T * C, sizeof(float));
-	s->vcache = calloc(L * T * C, sizeof(float));
+	s->kcache = malloc(L * T * C * sizeof(float));
+	s->vcache = malloc(L * T * C * sizeof(float));
 	s->x = malloc(B * C * sizeof(float));
 	s->xb = malloc(B * C * sizeof(float));
 	s->qkv = malloc(B * 3 * C * sizeof(float));
@@ -189,7 +215,7 @@ int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 	s->lnt = malloc((size_t)s->att_threads * C * sizeof(float));
 	s->xst = malloc((size_t)s->att_threads * 4 * C * sizeof(uint16_t));
 	s->bar = calloc(1, sizeof *s->bar + (4 * L + 1) * sizeof(_Atomic int));
-	s->chunk_static = getenv("GPTKIT_STATIC") ? s->att_threads : 0;
+	s->sched = getenv("GPTKIT_SCHED") ? atoi(getenv("GPTKIT_SCHED")) : 0;
 	if (m->dtype == MODEL_BF16 && B > 1)
 		s->wscratch = malloc(4 * C * C * sizeof(float));
 	if (!s->kcache || !s->vcache || !s->x || !s->xb || !s->qkv || !s->atty || !s->tmp || !s->hb ||
@@ -198,6 +224,7 @@ int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 		engine_free(s);
 		return err_set(e, "out of memory for the KV cache and activations");
 	}
+	warm(s, L * T * C, B * C, B * 4 * C, (size_t)c->vocab_size, m->dtype == MODEL_BF16 && B > 1 ? 4 * C * C : 0);
 	return 0;
 }
 
@@ -391,41 +418,51 @@ static void barrier_wait(struct EngineBarrier *b, int n)
 	}
 }
 
-/* Rows are handed out in chunks, taken in order from a counter per product
+/* Rows are handed out in chunks taken in order from a counter per product
  * (op), not split in fixed halves: on a shared machine a thread that loses
- * its core for a while would otherwise hold the other up at every barrier
- * (measured: ...).  A chunk is about 256 KB of weights (at least NS
- * rows of the kernel's streams, and 16 chunks a matrix) so that the last
- * chunk's imbalance is a few microseconds. */
-static int chunk_rows(int C, int OC, int esz)
+ * its core for a while would otherwise hold the other up at every barrier.
+ * Chunks shrink as the rows run out (a quarter of what is left for two
+ * threads, down to about 32 KB of weights and at least the kernel's 8
+ * streams), so that they are long streams at first and the threads reach
+ * the barrier within microseconds of each other. */
+static int take_rows(_Atomic int *next, int OC, int nt, int min, int *r0)
 {
-	double bytes = (double)C * OC * esz;
-	int n = (int)(bytes / 262144);
-	n = n < 16 ? 16 : n;
-	int r = (OC + n - 1) / n;
-	return (r + 7) / 8 * 8;
+	int cur = atomic_load_explicit(next, memory_order_relaxed);
+	for (;;) {
+		if (cur >= OC)
+			return 0;
+		int n = (OC - cur) / (2 * nt);
+		n = n < min ? min : (n + 7) / 8 * 8;
+		n = cur + n > OC ? OC - cur : n;
+		if (atomic_compare_exchange_weak_explicit(next, &cur, cur + n, memory_order_relaxed,
+							  memory_order_relaxed)) {
+			*r0 = cur;
+			return n;
+		}
+	}
 }
 
 /* out (+)= W x + bias over the rows this thread takes (W fp32 or bf16, OC x
  * C), with GELU on them when act. */
 static void mv_rows(Engine *s, int op, float *out, const float *x, const float *W, const uint16_t *W16,
-		    const float *bias, int C, int OC, int acc, int act, int id)
+		    const float *bias, int C, int OC, int acc, int act, int id, int nt)
 {
 	uint16_t *xs = s->xst + (size_t)id * 4 * s->m->config.channels;
 	if (W16)
 		kern_bf16_prepare(s->kern, xs, x, C);
-	int rows = s->chunk_static ? (OC + s->chunk_static - 1) / s->chunk_static : chunk_rows(C, OC, W16 ? 2 : 4);
-	for (;;) {
-		int r0 = atomic_fetch_add_explicit(&s->bar->next[op], 1, memory_order_relaxed) * rows;
-		if (r0 >= OC)
-			break;
-		int r1 = r0 + rows < OC ? r0 + rows : OC;
+	int min = (32768 / (C * (W16 ? 2 : 4)) + 7) / 8 * 8;
+	if (s->sched == 1) /* experiment: static */
+		min = (OC + nt - 1) / nt;
+	if (s->sched == 2) /* experiment: 256 KB chunks */
+		min = (262144 / (C * (W16 ? 2 : 4)) + 7) / 8 * 8, nt = 1 << 20;
+	int r0, n;
+	while ((n = take_rows(&s->bar->next[op], OC, nt, min < 8 ? 8 : min, &r0)) > 0) {
 		if (W16)
-			kern_matvec_bf16_rows(s->kern, out, x, xs, W16, bias, C, r0, r1, acc);
+			kern_matvec_bf16_rows(s->kern, out, x, xs, W16, bias, C, r0, r0 + n, acc);
 		else
-			kern_matvec_f32_rows(s->kern, out, x, W, bias, C, r0, r1, acc);
+			kern_matvec_f32_rows(s->kern, out, x, W, bias, C, r0, r0 + n, acc);
 		if (act)
-			gelu(out + r0, (size_t)(r1 - r0));
+			gelu(out + r0, (size_t)n);
 	}
 }
 
@@ -446,7 +483,7 @@ static void decode_share(Engine *s, int id, int nt)
 		int op = 4 * l;
 		layernorm_row(xb, s->x, w->ln1w + l * C, w->ln1b + l * C, C);
 		mv_rows(s, op, s->qkv, xb, bf ? NULL : w->qkvw + l * 3 * CC, bf ? m->qkvw16 + l * 3 * CC : NULL,
-			w->qkvb + l * 3 * C, C, 3 * C, 0, 0, id);
+			w->qkvb + l * 3 * C, C, 3 * C, 0, 0, id, nt);
 		barrier_wait(bar, nt);
 		for (int h = id; h < NH; h += nt) {
 			size_t at = kv_at(c, l, h, s->pos);
@@ -456,19 +493,19 @@ static void decode_share(Engine *s, int id, int nt)
 		}
 		barrier_wait(bar, nt);
 		mv_rows(s, op + 1, s->x, s->atty, bf ? NULL : w->attprojw + l * CC, bf ? m->attprojw16 + l * CC : NULL,
-			w->attprojb + l * C, C, C, 1, 0, id);
+			w->attprojb + l * C, C, C, 1, 0, id, nt);
 		barrier_wait(bar, nt);
 		layernorm_row(xb, s->x, w->ln2w + l * C, w->ln2b + l * C, C);
 		mv_rows(s, op + 2, s->hb, xb, bf ? NULL : w->fcw + l * 4 * CC, bf ? m->fcw16 + l * 4 * CC : NULL,
-			w->fcb + l * 4 * C, C, 4 * C, 0, 1, id);
+			w->fcb + l * 4 * C, C, 4 * C, 0, 1, id, nt);
 		barrier_wait(bar, nt);
 		mv_rows(s, op + 3, s->x, s->hb, bf ? NULL : w->fcprojw + l * 4 * CC,
-			bf ? m->fcprojw16 + l * 4 * CC : NULL, w->fcprojb + l * C, 4 * C, C, 1, 0, id);
+			bf ? m->fcprojw16 + l * 4 * CC : NULL, w->fcprojb + l * C, 4 * C, C, 1, 0, id, nt);
 		barrier_wait(bar, nt);
 	}
 	/* the tied head, the largest matrix, shared out like the others */
 	layernorm_row(xb, s->x, w->lnfw, w->lnfb, C);
-	mv_rows(s, 4 * L, s->logits, xb, bf ? NULL : w->wte, bf ? m->wte16 : NULL, NULL, C, c->vocab_size, 0, 0, id);
+	mv_rows(s, 4 * L, s->logits, xb, bf ? NULL : w->wte, bf ? m->wte16 : NULL, NULL, C, c->vocab_size, 0, 0, id, nt);
 }
 
 static void embed(Engine *s, float *x, int tok, int pos)

@@ -345,23 +345,49 @@ void kern_matvec_bf16(KernelLevel k, float *out, const float *x, const uint16_t 
 	}
 }
 
+/* The batched products run with OpenBLAS single-threaded (gpt2_set_threads
+ * sets it so: its own thread pool would spin against OpenMP's): each OpenMP
+ * thread multiplies its own slice of the output columns, so that both cores
+ * work (one sgemm for all would leave the second idle). */
+static void slice_cols(int OC, int *o0, int *o1)
+{
+	int id = omp_get_thread_num(), nt = omp_get_num_threads();
+	kern_rows((OC + 15) / 16, id, nt, o0, o1); /* in whole 16-column blocks */
+	*o0 *= 16;
+	*o1 = *o1 * 16 < OC ? *o1 * 16 : OC;
+}
+
+static void sgemm_slice(float *out, const float *x, const float *W, const float *bias, int N, int C, int OC,
+			int o0, int o1)
+{
+	if (o1 <= o0)
+		return;
+	if (bias)
+		for (int n = 0; n < N; n++)
+			memcpy(out + (size_t)n * OC + o0, bias + o0, (size_t)(o1 - o0) * sizeof(float));
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, o1 - o0, C, 1.0f, x, C, W + (size_t)o0 * C, C,
+		    bias ? 1.0f : 0.0f, out + o0, OC);
+}
+
 void kern_matmul_f32(float *out, const float *x, const float *W, const float *bias, int N, int C, int OC)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, x, C, W, C, 0.0f, out, OC);
-	if (bias) {
-		#pragma omp parallel for schedule(static)
-		for (int n = 0; n < N; n++)
-			for (int o = 0; o < OC; o++)
-				out[(size_t)n * OC + o] += bias[o];
+	#pragma omp parallel
+	{
+		int o0, o1;
+		slice_cols(OC, &o0, &o1);
+		sgemm_slice(out, x, W, bias, N, C, OC, o0, o1);
 	}
 }
 
 void kern_matmul_bf16(float *out, const float *x, const uint16_t *W, const float *bias, int N, int C, int OC,
 		      float *wscratch)
 {
-	size_t n = (size_t)OC * C;
-	#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++)
-		wscratch[i] = bf16_to_f32(W[i]);
-	kern_matmul_f32(out, x, wscratch, bias, N, C, OC);
+	#pragma omp parallel
+	{
+		int o0, o1;
+		slice_cols(OC, &o0, &o1);
+		for (size_t i = (size_t)o0 * C; i < (size_t)o1 * C; i++)
+			wscratch[i] = bf16_to_f32(W[i]);
+		sgemm_slice(out, x, wscratch, bias, N, C, OC, o0, o1);
+	}
 }
