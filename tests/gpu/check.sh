@@ -291,10 +291,11 @@ fi
 # ---- where a d12 step's time goes: every launch timed with CUDA events
 # (GPTKIT_CUDA_PROFILE=1; 3 steps; the totals per call site, largest first)
 if [ -n "$BB" ] && [ $(( $(date +%s) - START )) -lt 420 ]; then
-	for tag in default; do
+	for tag in default ${GPTKIT_CHECK_PROFILES:-}; do
 		a=
+		case $tag in fwd64) a=GPTKIT_CUDA_ATTN_FWD=64 ;; esac
 		rm -rf "$W/prof"
-		timeout 90 env GPTKIT_CUDA_PROFILE=1 GPTKIT_CUDA_ATTN=$a "$BIN/gpt-train" -o "$W/prof" -m d12 -t 1024 \
+		timeout 90 env GPTKIT_CUDA_PROFILE=1 $a "$BIN/gpt-train" -o "$W/prof" -m d12 -t 1024 \
 			-b "$BB" --steps 4 --keep 0 -q --device cuda "$W/data.tok" >"$OUT/profile-$tag.log" 2>&1
 		top=$(awk '$3 ~ /%$/ && $1 + 0 > 0' "$OUT/profile-$tag.log" | sort -rn | head -3 |
 			awk '{ printf "%s %s; ", $3, $4 }')
