@@ -51,7 +51,6 @@ typedef struct {
 	float *lnt;          /* decode: a layernorm output per thread (threads, C) */
 	uint16_t *xst;       /* decode: bf16 activations per thread (threads, 4C) */
 	struct EngineBarrier *bar; /* decode: the threads' meeting point */
-	int sched;
 } Engine;
 
 int engine_init(Engine *s, const Model *m, int max_batch, Error *e);
