@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -159,11 +160,20 @@ void model_free(Model *m)
 
 /* ------------------------------------------------------------------ state */
 
-/* see barrier_wait */
-struct EngineBarrier {
-	_Atomic int count, gen;
-	_Atomic int next[]; /* the next chunk of each product of a step */
+/* The decode threads: see team_main and barrier_wait. */
+struct EngineTeam {
+	Engine *s;
+	int n;                      /* threads in a step, the caller's included */
+	pthread_t *th;              /* the n - 1 others (th[1..]) */
+	struct TeamArg { struct EngineTeam *t; int id; } *args;
+	pthread_mutex_t mu;         /* with cv: where idle threads sleep */
+	pthread_cond_t cv;
+	_Atomic int step, quit;     /* step: bumped to start one */
+	_Atomic int count, gen;     /* the barrier */
+	_Atomic int next[];         /* the next chunk of each product of a step */
 };
+
+static void *team_main(void *arg);
 
 /* Touch every buffer (page faults), start OpenMP's threads and let
  * OpenBLAS set up its buffers in each, now rather than in the first prompt
@@ -186,6 +196,45 @@ static void warm(Engine *s, size_t kv, size_t bc, size_t b4c, size_t V, size_t w
 		float a[16 * 16] = { 0 }, b[16 * 16] = { 0 }, c[16 * 16];
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 16, 16, 1.0f, a, 16, b, 16, 0.0f, c, 16);
 	}
+}
+
+/* Start the decode threads (they wait for the first step). */
+static int team_start(Engine *s, struct EngineTeam *t)
+{
+	t->s = s;
+	t->n = s->att_threads;
+	t->th = malloc((size_t)t->n * sizeof *t->th);
+	t->args = malloc((size_t)t->n * sizeof *t->args);
+	if (!t->th || !t->args) {
+		free(t->th);
+		free(t->args);
+		return -1;
+	}
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	for (int i = 1; i < t->n; i++) {
+		t->args[i] = (struct TeamArg){ t, i };
+		if (pthread_create(&t->th[i], NULL, team_main, &t->args[i])) {
+			t->n = i; /* run with the threads there are */
+			break;
+		}
+	}
+	return 0;
+}
+
+static void team_stop(struct EngineTeam *t)
+{
+	pthread_mutex_lock(&t->mu);
+	atomic_store(&t->quit, 1);
+	atomic_fetch_add(&t->step, 1);
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	for (int i = 1; i < t->n; i++)
+		pthread_join(t->th[i], NULL);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	free(t->th);
+	free(t->args);
 }
 
 int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
@@ -214,12 +263,16 @@ int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 	s->xs = malloc(4 * C * sizeof(uint16_t) + 64);
 	s->lnt = malloc((size_t)s->att_threads * C * sizeof(float));
 	s->xst = malloc((size_t)s->att_threads * 4 * C * sizeof(uint16_t));
-	s->bar = calloc(1, sizeof *s->bar + (4 * L + 1) * sizeof(_Atomic int));
+	s->team = calloc(1, sizeof *s->team + (4 * L + 1) * sizeof(_Atomic int));
+	if (s->team && team_start(s, s->team)) {
+		free(s->team);
+		s->team = NULL;
+	}
 	if (m->dtype == MODEL_BF16 && B > 1)
 		s->wscratch = malloc(4 * C * C * sizeof(float));
 	if (!s->kcache || !s->vcache || !s->x || !s->xb || !s->qkv || !s->atty || !s->tmp || !s->hb ||
 	    !s->mean || !s->rstd || !s->att || !s->logits || !s->xs ||
-	    !s->lnt || !s->xst || !s->bar || (m->dtype == MODEL_BF16 && B > 1 && !s->wscratch)) {
+	    !s->lnt || !s->xst || !s->team || (m->dtype == MODEL_BF16 && B > 1 && !s->wscratch)) {
 		engine_free(s);
 		return err_set(e, "out of memory for the KV cache and activations");
 	}
@@ -245,7 +298,9 @@ void engine_free(Engine *s)
 	free(s->xs);
 	free(s->lnt);
 	free(s->xst);
-	free(s->bar);
+	if (s->team)
+		team_stop(s->team);
+	free(s->team);
 	memset(s, 0, sizeof *s);
 }
 
@@ -388,15 +443,18 @@ static void logits_row(Engine *s, float *out, const float *xrow)
 /* ------------------------------------------------------------------ decode */
 
 /* One decoded token is ~50 matrix-vector products and the attention of 12
- * layers: it runs as a single parallel region whose threads split every
+ * layers: the engine's own threads (not OpenMP's) share out every
  * product's rows and the heads, meeting at this barrier five times a layer.
- * libgomp's own barrier, under the OMP_WAIT_POLICY=passive that gpt-sample
- * sets for busy machines, sleeps in the kernel at once; this one spins for
- * a few microseconds (the other thread is usually that close) and then
- * yields the core (struct EngineBarrier is defined with the state). */
+ * libgomp's barrier, under the OMP_WAIT_POLICY=passive that gpt-sample sets
+ * for busy machines, sleeps in the kernel at once; this one spins for a few
+ * microseconds (the other thread is usually that close) and then yields
+ * the core.  A parallel region per token cost as much again: its worker
+ * slept between tokens and waking it (a halted vCPU) took about a
+ * millisecond a token (fp32 54 against 66 tokens/s with libgomp left
+ * spinning). */
 #define SPINS 2000
 
-static void barrier_wait(struct EngineBarrier *b, int n)
+static void barrier_wait(struct EngineTeam *b, int n)
 {
 	if (n == 1)
 		return;
@@ -453,7 +511,7 @@ static void mv_rows(Engine *s, int op, float *out, const float *x, const float *
 		kern_bf16_prepare(s->kern, xs, x, C);
 	int min = (32768 / (C * (W16 ? 2 : 4)) + 7) / 8 * 8;
 	int r0, n;
-	while ((n = take_rows(&s->bar->next[op], OC, nt, min < 8 ? 8 : min, &r0)) > 0) {
+	while ((n = take_rows(&s->team->next[op], OC, nt, min < 8 ? 8 : min, &r0)) > 0) {
 		if (W16)
 			kern_matvec_bf16_rows(s->kern, out, x, xs, W16, bias, C, r0, r0 + n, acc);
 		else
@@ -474,7 +532,7 @@ static void decode_share(Engine *s, int id, int nt)
 	size_t CC = (size_t)C * C;
 	int bf = m->dtype == MODEL_BF16;
 	float *xb = s->lnt + (size_t)id * C; /* layernorm output: each thread its own copy */
-	struct EngineBarrier *bar = s->bar;
+	struct EngineTeam *bar = s->team;
 
 	for (int l = 0; l < L; l++) {
 		int op = 4 * l;
@@ -503,6 +561,7 @@ static void decode_share(Engine *s, int id, int nt)
 	/* the tied head, the largest matrix, shared out like the others */
 	layernorm_row(xb, s->x, w->lnfw, w->lnfb, C);
 	mv_rows(s, 4 * L, s->logits, xb, bf ? NULL : w->wte, bf ? m->wte16 : NULL, NULL, C, c->vocab_size, 0, 0, id, nt);
+	barrier_wait(bar, nt);
 }
 
 static void embed(Engine *s, float *x, int tok, int pos)
@@ -521,13 +580,49 @@ static void embed(Engine *s, float *x, int tok, int pos)
 	}
 }
 
+/* The other threads of the team: wait for a step (spinning for a while,
+ * since the next token comes after only the sampler's work, then asleep),
+ * take a share, repeat. */
+#define IDLE_SPINS 20000
+
+static void *team_main(void *arg)
+{
+	struct EngineTeam *t = ((struct TeamArg *)arg)->t;
+	int id = ((struct TeamArg *)arg)->id, seen = 0;
+	for (;;) {
+		int g;
+		for (int spin = 0; (g = atomic_load_explicit(&t->step, memory_order_acquire)) == seen; spin++) {
+			if (spin < IDLE_SPINS) {
+#if defined(__x86_64__)
+				__builtin_ia32_pause();
+#endif
+				continue;
+			}
+			pthread_mutex_lock(&t->mu);
+			while (atomic_load(&t->step) == seen)
+				pthread_cond_wait(&t->cv, &t->mu);
+			pthread_mutex_unlock(&t->mu);
+		}
+		seen = g;
+		if (atomic_load(&t->quit))
+			return NULL;
+		decode_share(t->s, id, t->n);
+	}
+}
+
 static void forward_one(Engine *s, int tok, float *logits_out)
 {
+	struct EngineTeam *t = s->team;
 	embed(s, s->x, tok, s->pos);
 	for (int i = 0; i <= 4 * s->m->config.num_layers; i++)
-		atomic_store_explicit(&s->bar->next[i], 0, memory_order_relaxed);
-	#pragma omp parallel num_threads(s->att_threads)
-	decode_share(s, omp_get_thread_num(), omp_get_num_threads());
+		atomic_store_explicit(&t->next[i], 0, memory_order_relaxed);
+	if (t->n > 1) {
+		pthread_mutex_lock(&t->mu);
+		atomic_fetch_add_explicit(&t->step, 1, memory_order_release);
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+	}
+	decode_share(s, 0, t->n);
 	if (logits_out)
 		memcpy(logits_out, s->logits, s->m->config.vocab_size * sizeof(float));
 	s->pos++;

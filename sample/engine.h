@@ -50,7 +50,7 @@ typedef struct {
 	uint16_t *xs;        /* bf16 activations for the AVX-512 BF16 kernel */
 	float *lnt;          /* decode: a layernorm output per thread (threads, C) */
 	uint16_t *xst;       /* decode: bf16 activations per thread (threads, 4C) */
-	struct EngineBarrier *bar; /* decode: the threads' meeting point */
+	struct EngineTeam *team; /* decode: the threads that share out a token */
 } Engine;
 
 int engine_init(Engine *s, const Model *m, int max_batch, Error *e);
