@@ -30,6 +30,8 @@
 #include "cuda_common.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define HD 64   /* head size */
 #define TR 64   /* rows per block (4 warps x 16) and columns per tile */
@@ -65,6 +67,15 @@ __device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0
 		     "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
 		     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
 		     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* 2^x in one instruction (MUFU.EX2, about 2^-22 relative error: far below
+ * the bf16 rounding the probabilities get next); 2^-inf = 0. */
+__device__ __forceinline__ float ex2(float x)
+{
+	float y;
+	asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+	return y;
 }
 
 __device__ __forceinline__ uint32_t pack2(float lo, float hi)
@@ -217,28 +228,29 @@ __global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, flo
 			float s[8][4];
 			mm_abt(s, qa, Ks[buf], lane);
 			const bool edge = s0 + TR - 1 > a.q_off + w0 || s0 + TR > nkeys;
+			/* the maximum of the raw scores (scale2 > 0), and the scaling
+			 * folded into the exponent's multiply-add: p = 2^(s scale2 - m) */
 			float mx[2] = { -INFINITY, -INFINITY };
 #pragma unroll
 			for (int nt = 0; nt < 8; nt++)
 #pragma unroll
 				for (int e = 0; e < 4; e++) {
-					float x = s[nt][e] * scale2;
 					if (edge) {
 						int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
 						if (col > a.q_off + t || col >= nkeys)
-							x = -INFINITY;
+							s[nt][e] = -INFINITY;
 					}
-					s[nt][e] = x;
-					mx[e >> 1] = fmaxf(mx[e >> 1], x);
+					mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
 				}
 			float corr[2], mn[2];
 #pragma unroll
 			for (int r = 0; r < 2; r++) {
 				mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 1));
 				mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xFFFFFFFFu, mx[r], 2));
-				mn[r] = fmaxf(m[r], mx[r]);
-				/* a row that has seen no key yet has nothing to rescale */
-				corr[r] = mn[r] == -INFINITY ? 1.0f : exp2f(m[r] - mn[r]);
+				/* finite: the first tile a warp takes is tile 0, where every
+				 * row sees key 0; before it m = -inf and corr = 0 over l = o = 0 */
+				mn[r] = fmaxf(m[r], mx[r] * scale2);
+				corr[r] = ex2(m[r] - mn[r]);
 				m[r] = mn[r];
 				l[r] *= corr[r];
 			}
@@ -247,7 +259,7 @@ __global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, flo
 #pragma unroll
 				for (int e = 0; e < 4; e++) {
 					int r = e >> 1;
-					float p = mn[r] == -INFINITY ? 0.0f : exp2f(s[nt][e] - mn[r]);
+					float p = ex2(fmaf(s[nt][e], scale2, -mn[r]));
 					s[nt][e] = p;
 					l[r] += p; /* this thread's share; the quad's shares are added at the end */
 					o[nt][e] *= corr[r];
@@ -284,7 +296,8 @@ __global__ void __launch_bounds__(128) attention_forward_tc_kernel(CkAttn a, flo
 
 /* dq = scale * sum over keys of dS K; a block per 64 queries.  The Q and
  * dO tiles, once in registers, become the second buffer of K and V. */
-__global__ void __launch_bounds__(128) attention_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv,
+template <int MINB>
+__global__ void __launch_bounds__(128, MINB) attention_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv,
 							       const float *lse, const float *D, int T_, int C, int NH,
 							       float scale)
 {
@@ -344,7 +357,7 @@ __global__ void __launch_bounds__(128) attention_dq_tc_kernel(bf16 *dqkv, const 
 #pragma unroll
 				for (int e = 0; e < 4; e++) {
 					int r = e >> 1;
-					float pr = exp2f(p[nt][e] * scale2 - lse2[r]);
+					float pr = ex2(fmaf(p[nt][e], scale2, -lse2[r]));
 					if (edge) {
 						int col = s0 + COL_OF(lane, nt, e), t = w0 + ROW_OF(lane, e);
 						if (col > t || col >= nkeys)
@@ -371,7 +384,8 @@ __global__ void __launch_bounds__(128) attention_dq_tc_kernel(bf16 *dqkv, const 
 }
 
 /* dk = scale * sum over queries of dS^T Q, dv = sum of P^T dO; a block per 64 keys. */
-__global__ void __launch_bounds__(128) attention_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv,
+template <int MINB>
+__global__ void __launch_bounds__(128, MINB) attention_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv,
 								const float *lse, const float *D, int T_, int C, int NH,
 								float scale)
 {
@@ -435,7 +449,7 @@ __global__ void __launch_bounds__(128) attention_dkv_tc_kernel(bf16 *dqkv, const
 #pragma unroll
 				for (int e = 0; e < 4; e++) {
 					int c = COL_OF(lane, nt, e);
-					float pr = exp2f(p[nt][e] * scale2 - lse_s[buf][c]);
+					float pr = ex2(fmaf(p[nt][e], scale2, -lse_s[buf][c]));
 					if (edge) {
 						int t = t0 + c, s = w0 + ROW_OF(lane, e);
 						if (t < s || t >= T_)
@@ -505,9 +519,21 @@ extern "C" int ck_attention_backward_tc(void *dqkv, float *dscratch, const void 
 	if (ck_attention_d(CK_BF16, dscratch, dout, out, B, T_, C, NH, stream))
 		return -1;
 	dim3 grid(ck_blocks((size_t)T_, TR), (unsigned)NH, (unsigned)B);
-	attention_dq_tc_kernel<<<grid, 128, 0, s>>>((bf16 *)dqkv, (const bf16 *)dout, (const bf16 *)qkv, lse,
-						     dscratch, T_, C, NH, scale);
-	attention_dkv_tc_kernel<<<grid, 128, 0, s>>>((bf16 *)dqkv, (const bf16 *)dout, (const bf16 *)qkv, lse,
-						      dscratch, T_, C, NH, scale);
+	/* blocks per SM the registers allow: dq 4 and dk/dv 3 (a few spills) or
+	 * 3 and 2 (none); GPTKIT_CUDA_ATTN_OCC=low selects the latter */
+	static int low = -1;
+	if (low < 0) {
+		const char *e = getenv("GPTKIT_CUDA_ATTN_OCC");
+		low = e && strcmp(e, "low") == 0;
+	}
+	const bf16 *d = (const bf16 *)dout, *x = (const bf16 *)qkv;
+	bf16 *dx = (bf16 *)dqkv;
+	if (low) {
+		attention_dq_tc_kernel<3><<<grid, 128, 0, s>>>(dx, d, x, lse, dscratch, T_, C, NH, scale);
+		attention_dkv_tc_kernel<2><<<grid, 128, 0, s>>>(dx, d, x, lse, dscratch, T_, C, NH, scale);
+	} else {
+		attention_dq_tc_kernel<4><<<grid, 128, 0, s>>>(dx, d, x, lse, dscratch, T_, C, NH, scale);
+		attention_dkv_tc_kernel<3><<<grid, 128, 0, s>>>(dx, d, x, lse, dscratch, T_, C, NH, scale);
+	}
 	return ck_status();
 }
