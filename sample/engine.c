@@ -259,6 +259,7 @@ int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 	s->mean = malloc(B * sizeof(float));
 	s->rstd = malloc(B * sizeof(float));
 	s->att = malloc((size_t)s->att_threads * T * sizeof(float));
+	s->scores = malloc((size_t)s->att_threads * B * T * sizeof(float));
 	s->logits = malloc((size_t)c->vocab_size * sizeof(float));
 	s->xs = malloc(4 * C * sizeof(uint16_t) + 64);
 	s->lnt = malloc((size_t)s->att_threads * C * sizeof(float));
@@ -271,7 +272,7 @@ int engine_init(Engine *s, const Model *m, int max_batch, Error *e)
 	if (m->dtype == MODEL_BF16 && B > 1)
 		s->wscratch = malloc(4 * C * C * sizeof(float));
 	if (!s->kcache || !s->vcache || !s->x || !s->xb || !s->qkv || !s->atty || !s->tmp || !s->hb ||
-	    !s->mean || !s->rstd || !s->att || !s->logits || !s->xs ||
+	    !s->mean || !s->rstd || !s->att || !s->scores || !s->logits || !s->xs ||
 	    !s->lnt || !s->xst || !s->team || (m->dtype == MODEL_BF16 && B > 1 && !s->wscratch)) {
 		engine_free(s);
 		return err_set(e, "out of memory for the KV cache and activations");
@@ -293,6 +294,7 @@ void engine_free(Engine *s)
 	free(s->mean);
 	free(s->rstd);
 	free(s->att);
+	free(s->scores);
 	free(s->logits);
 	free(s->wscratch);
 	free(s->xs);
@@ -333,6 +335,8 @@ static inline size_t kv_at(const GPT2Config *c, int l, int h, int t)
 	return (((size_t)l * c->num_heads + h) * c->max_seq_len + t) * hs;
 }
 
+#define PFT 8
+
 /* Attention of the query at row i (position pos + i) in head h over the
  * cache of layer l up to that position; att is T floats of scratch. */
 static void attend_head(Engine *s, int l, int i, int h, float *att)
@@ -342,8 +346,17 @@ static void attend_head(Engine *s, int l, int i, int h, float *att)
 	const float *kc = s->kcache + kv_at(c, l, h, 0), *vc = s->vcache + kv_at(c, l, h, 0);
 	const float *q = s->qkv + (size_t)i * 3 * C + h * hs;
 	float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY;
+	for (int t = 0; t < PFT && t <= p; t++)
+		for (int j = 0; j < hs; j += 16)
+			__builtin_prefetch(vc + (size_t)t * hs + j);
+	/* one head's keys and values are two sequential streams of (p + 1) x hs
+	 * floats, read once per token, from memory (the cache of 12 layers
+	 * outgrows L2 after ~30 positions): prefetching PFT positions ahead took
+	 * attention from 8.1% to 7.1% of a 200-token decode */
 	for (int t = 0; t <= p; t++) {
 		const float *k = kc + (size_t)t * hs;
+		for (int j = 0; j < hs; j += 16)
+			__builtin_prefetch(k + PFT * hs + j);
 		float d = 0.0f;
 		#pragma omp simd reduction(+:d)
 		for (int j = 0; j < hs; j++)
@@ -364,10 +377,50 @@ static void attend_head(Engine *s, int l, int i, int h, float *att)
 		o[j] = 0.0f;
 	for (int t = 0; t <= p; t++) {
 		const float *v = vc + (size_t)t * hs;
+		for (int j = 0; j < hs; j += 16)
+			__builtin_prefetch(v + PFT * hs + j);
 		float a = att[t] * inv;
 		#pragma omp simd
 		for (int j = 0; j < hs; j++)
 			o[j] += a * v[j];
+	}
+}
+
+/* Causal attention of n new positions as matrix products, a head per
+ * thread at a time: S = Q K^T / sqrt(hs), a softmax of each row under the
+ * causal mask, O = S V.  For a 128-token prompt this is a third of the time
+ * of attend_head over every (position, head), though it multiplies the
+ * masked half too. */
+static void attention_gemm(Engine *s, int l, int n)
+{
+	const GPT2Config *c = &s->m->config;
+	int C = c->channels, NH = c->num_heads, hs = C / NH, pos = s->pos, m = pos + n;
+	float scale = 1.0f / sqrtf((float)hs);
+	#pragma omp parallel for schedule(static)
+	for (int h = 0; h < NH; h++) {
+		float *S = s->scores + (size_t)omp_get_thread_num() * s->max_batch * c->max_seq_len;
+		const float *K = s->kcache + kv_at(c, l, h, 0), *V = s->vcache + kv_at(c, l, h, 0);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, hs, scale, s->qkv + h * hs, 3 * C, K, hs,
+			    0.0f, S, m);
+		for (int i = 0; i < n; i++) {
+			float *r = S + (size_t)i * m, mx = -INFINITY, sum = 0.0f;
+			int p = pos + i;
+			for (int t = 0; t <= p; t++)
+				mx = r[t] > mx ? r[t] : mx;
+			#pragma omp simd reduction(+:sum)
+			for (int t = 0; t <= p; t++) {
+				r[t] = vexp(r[t] - mx);
+				sum += r[t];
+			}
+			float inv = 1.0f / sum;
+			#pragma omp simd
+			for (int t = 0; t <= p; t++)
+				r[t] *= inv;
+			for (int t = p + 1; t < m; t++)
+				r[t] = 0.0f;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, m, 1.0f, S, m, V, hs, 0.0f,
+			    s->atty + h * hs, C);
 	}
 }
 
@@ -376,6 +429,10 @@ static void attention(Engine *s, int l, int n)
 {
 	const GPT2Config *c = &s->m->config;
 	int NH = c->num_heads, T = c->max_seq_len;
+	if (n >= 16) {
+		attention_gemm(s, l, n);
+		return;
+	}
 	#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * (s->pos + n) * c->channels > 32768)
 	for (int i = 0; i < n; i++)
 		for (int h = 0; h < NH; h++)

@@ -44,6 +44,7 @@ typedef struct {
 	float *x, *xb, *qkv, *atty, *tmp, *hb; /* (max_batch, C/3C/4C) */
 	float *mean, *rstd;  /* (max_batch) */
 	float *att;          /* (threads, maxT) attention scores */
+	float *scores;       /* (threads, max_batch, maxT): a head's scores in the batched pass */
 	int att_threads;
 	float *logits;       /* (V) of the last position */
 	float *wscratch;     /* bf16 batched pass: one matrix widened to fp32 */
