@@ -293,7 +293,7 @@ fi
 if [ -n "$BB" ] && [ $(( $(date +%s) - START )) -lt 420 ]; then
 	for tag in default ${GPTKIT_CHECK_PROFILES:-}; do
 		a=
-		case $tag in occlow) a=GPTKIT_CUDA_ATTN_OCC=low ;; esac
+		case $tag in occlow) a=GPTKIT_CUDA_ATTN_OCC=low ;; cereg) a=GPTKIT_CUDA_CE=reg ;; esac
 		rm -rf "$W/prof"
 		timeout 90 env GPTKIT_CUDA_PROFILE=1 $a "$BIN/gpt-train" -o "$W/prof" -m d12 -t 1024 \
 			-b "$BB" --steps 4 --keep 0 -q --device cuda "$W/data.tok" >"$OUT/profile-$tag.log" 2>&1
