@@ -262,6 +262,37 @@ __global__ void colsum_partial_kernel(float *partial, const T *dout, const T *in
 	}
 }
 
+/* The bias gradient's partial sums for bf16 with 16-byte loads: block
+ * (32, 8), each thread 8 neighbouring columns (a warp reads 512 contiguous
+ * bytes of a row), grid (ceil(OC / 256), chunks); same partial layout. */
+__global__ void __launch_bounds__(256) colsum_partial_vec_kernel(float *partial, const bf16 *dout, int N, int C)
+{
+	__shared__ float sh[8][257];
+	int tx = threadIdx.x, ty = threadIdx.y, c0 = (blockIdx.x * 32 + tx) * 8, chunk = blockIdx.y;
+	int r0 = chunk * CK_ROW_CHUNK, r1 = min(N, r0 + CK_ROW_CHUNK);
+	float acc[8] = { 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f };
+	if (c0 < C)
+		for (int r = r0 + ty; r < r1; r += 8) {
+			uint4 raw = *(const uint4 *)(dout + (size_t)r * C + c0);
+			const bf16 *v = (const bf16 *)&raw;
+#pragma unroll
+			for (int j = 0; j < 8; j++)
+				acc[j] += __bfloat162float(v[j]);
+		}
+#pragma unroll
+	for (int j = 0; j < 8; j++)
+		sh[ty][tx * 8 + j] = acc[j];
+	__syncthreads();
+	/* 256 threads, 256 columns: thread i adds column i over the 8 groups in order */
+	int i = ty * 32 + tx, c = blockIdx.x * 256 + i;
+	if (c < C) {
+		float t = 0.0f;
+		for (int k = 0; k < 8; k++)
+			t += sh[k][i];
+		partial[(size_t)chunk * C + c] = t;
+	}
+}
+
 /* out1[j] += sum over chunks of partial[k][j] for j < M1, out2[j - M1] for
  * the rest.  A block of 32 columns x 8 row groups: group g adds chunks
  * g, g + 8, ... in order, then the 8 groups are added in order. */
@@ -416,6 +447,24 @@ static int bias_bwd(float *dbias, float *scratch, const void *dout, int N, int O
 	dim3 grid(ck_blocks((size_t)OC, 32), (unsigned)chunks_of(N));
 	colsum_partial_kernel<T, false><<<grid, dim3(32, 8), 0, s>>>(scratch, (const T *)dout, NULL, NULL, NULL, N,
 								     OC);
+	colsum_finish_kernel<<<finish_blocks(OC), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
+	return ck_status();
+}
+
+template <>
+int bias_bwd<bf16>(float *dbias, float *scratch, const void *dout, int N, int OC, void *stream)
+{
+	if (OC % 8 != 0 || (uintptr_t)dout % 16 != 0) {
+		cudaStream_t s = ck_stream(stream);
+		dim3 grid(ck_blocks((size_t)OC, 32), (unsigned)chunks_of(N));
+		colsum_partial_kernel<bf16, false><<<grid, dim3(32, 8), 0, s>>>(scratch, (const bf16 *)dout, NULL, NULL,
+										 NULL, N, OC);
+		colsum_finish_kernel<<<finish_blocks(OC), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
+		return ck_status();
+	}
+	cudaStream_t s = ck_stream(stream);
+	dim3 grid((unsigned)((OC + 255) / 256), (unsigned)chunks_of(N));
+	colsum_partial_vec_kernel<<<grid, dim3(32, 8), 0, s>>>(scratch, (const bf16 *)dout, N, OC);
 	colsum_finish_kernel<<<finish_blocks(OC), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
 	return ck_status();
 }
