@@ -66,6 +66,8 @@ for r in $(seq "$REPS"); do
 		sed -n 's/.*decode steps in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$f"
 		sed -n 's/.*prompt [0-9]* tokens in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$p"
 	done
+	# libgomp's threads left spinning (decoding runs on the engine's own
+	# threads; the prompt pass and BLAS on OpenMP's)
 	OMP_WAIT_POLICY=active "$BIN/gpt-sample" -j "$THREADS" --stats -t 0 -n "$NEW" --ignore-eot "$W/m.bin" "$W/prompt.tok" \
 		2>"$W/err" >/dev/null && sed -n 's/.*decode steps in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p' "$W/err" >>"$W/a32"
 	# torch's OpenMP threads get the same wait policy as gpt-sample's
