@@ -12,7 +12,7 @@ KernelLevel kern_detect(void)
 	KernelLevel k = KERN_PORTABLE;
 #if defined(__x86_64__)
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
 		k = KERN_AVX512F;
 	if (k == KERN_AVX512F && __builtin_cpu_supports("avx512bf16"))
 		k = KERN_AVX512BF16;
@@ -105,7 +105,7 @@ static inline void put(float *out, int o, float v, const float *bias, int acc)
 	out[o] = acc ? out[o] + v : v;
 }
 
-__attribute__((target("avx512f,avx512bw")))
+__attribute__((target("avx512f,avx512bw,avx512vl")))
 static float dot_f32(const float *w, const float *x, int C)
 {
 	__m512 a = _mm512_setzero_ps(), b = a;
@@ -121,7 +121,7 @@ static float dot_f32(const float *w, const float *x, int C)
 	return _mm512_reduce_add_ps(_mm512_add_ps(a, b));
 }
 
-__attribute__((target("avx512f,avx512bw")))
+__attribute__((target("avx512f,avx512bw,avx512vl")))
 static void matvec_f32_avx512(float *out, const float *x, const float *W, const float *bias, int C, int r0,
 			      int r1, int acc)
 {
@@ -155,14 +155,14 @@ static void matvec_f32_avx512(float *out, const float *x, const float *W, const 
 }
 
 /* bf16 weights widened to fp32 (a shift), fp32 activations: exact products. */
-__attribute__((target("avx512f,avx512bw")))
+__attribute__((target("avx512f,avx512bw,avx512vl")))
 static inline __m512 widen16_mask(const uint16_t *p, __mmask16 m)
 {
 	__m256i h = _mm256_maskz_loadu_epi16(m, p);
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx512f,avx512bw")))
+__attribute__((target("avx512f,avx512bw,avx512vl")))
 static inline __m512 widen16(const uint16_t *p)
 {
 	__m256i h = _mm256_loadu_si256((const __m256i *)p);
@@ -216,7 +216,7 @@ static void matvec_bf16_avx512(float *out, const float *x, const uint16_t *W, co
 
 /* vdpbf16ps: 32 bf16 products per instruction, summed in pairs into fp32;
  * the activations are rounded to bf16 once per product (xs). */
-__attribute__((target("avx512f,avx512bw,avx512bf16")))
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static float dot_bf16_dp(const uint16_t *w, const uint16_t *xs, int C)
 {
 	__m512 a = _mm512_setzero_ps();
@@ -228,7 +228,7 @@ static float dot_bf16_dp(const uint16_t *w, const uint16_t *xs, int C)
 	return _mm512_reduce_add_ps(a);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512bf16")))
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static void matvec_bf16_dp(float *out, const uint16_t *xs, const uint16_t *W, const float *bias, int C, int r0,
 			   int r1, int acc)
 {
@@ -262,7 +262,7 @@ static void matvec_bf16_dp(float *out, const uint16_t *xs, const uint16_t *W, co
 }
 
 /* x rounded to bf16 (nearest even), 32 at a time with vcvtne2ps2bf16. */
-__attribute__((target("avx512f,avx512bw,avx512bf16")))
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static void to_bf16(uint16_t *xs, const float *x, int C)
 {
 	int i = 0;
