@@ -8,25 +8,15 @@
 
 #define CE_THREADS 512
 
+/* The row's log-sum-exp from each thread's (max, sum): merged within the
+ * warps, then across them in a fixed order; thread 0 writes the row's loss.
+ * Every thread of the block (CE_THREADS) must call it. */
 template <typename T>
-__global__ void __launch_bounds__(CE_THREADS)
-	crossentropy_kernel(float *losses, T *logits, const int *targets, float dloss, int V, int Vp)
+__device__ float row_lse(float m, float l, const T *x, float *losses, const int *targets)
 {
 	__shared__ float sm_m[CE_THREADS / 32], sm_l[CE_THREADS / 32];
 	__shared__ float s_lse;
-	T *x = logits + (size_t)blockIdx.x * Vp;
 	int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-	float m = -INFINITY, l = 0.0f;
-	for (int i = tid; i < V; i += blockDim.x) {
-		float v = tof(x[i]);
-		if (v > m) {
-			l = l * ck_softmax_rescale(m, v) + 1.0f;
-			m = v;
-		} else {
-			l += expf(v - m);
-		}
-	}
-	/* merge within the warp, then across warps, in a fixed order */
 	for (int o = 16; o > 0; o >>= 1) {
 		float m2 = __shfl_xor_sync(0xFFFFFFFFu, m, o), l2 = __shfl_xor_sync(0xFFFFFFFFu, l, o);
 		ck_softmax_merge(&m, &l, m2, l2);
@@ -40,15 +30,32 @@ __global__ void __launch_bounds__(CE_THREADS)
 		float M = sm_m[0], L = sm_l[0];
 		for (int w = 1; w < (int)(blockDim.x / 32); w++)
 			ck_softmax_merge(&M, &L, sm_m[w], sm_l[w]);
-		float lse = M + logf(L);
-		s_lse = lse;
-		int tg = targets[blockIdx.x];
-		losses[blockIdx.x] = lse - tof(x[tg]);
+		s_lse = M + logf(L);
+		losses[blockIdx.x] = s_lse - tof(x[targets[blockIdx.x]]);
 	}
 	__syncthreads();
+	return s_lse;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(CE_THREADS)
+	crossentropy_kernel(float *losses, T *logits, const int *targets, float dloss, int V, int Vp)
+{
+	T *x = logits + (size_t)blockIdx.x * Vp;
+	int tid = threadIdx.x;
+	float m = -INFINITY, l = 0.0f;
+	for (int i = tid; i < V; i += blockDim.x) {
+		float v = tof(x[i]);
+		if (v > m) {
+			l = l * ck_softmax_rescale(m, v) + 1.0f;
+			m = v;
+		} else {
+			l += expf(v - m);
+		}
+	}
+	float lse = row_lse(m, l, x, losses, targets);
 	if (dloss == 0.0f)
 		return;
-	float lse = s_lse;
 	int tg = targets[blockIdx.x];
 	for (int i = tid; i < Vp; i += blockDim.x) {
 		float d = 0.0f;
@@ -69,10 +76,8 @@ __global__ void __launch_bounds__(CE_THREADS)
 	crossentropy_vec_kernel(float *losses, T *logits, const int *targets, float dloss, int V, int Vp)
 {
 	constexpr int VEC = 16 / sizeof(T);
-	__shared__ float sm_m[CE_THREADS / 32], sm_l[CE_THREADS / 32];
-	__shared__ float s_lse;
 	T *x = logits + (size_t)blockIdx.x * Vp;
-	int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+	int tid = threadIdx.x;
 	float m = -INFINITY, l = 0.0f;
 	for (int i0 = tid * VEC; i0 < V; i0 += blockDim.x * VEC) {
 		uint4 raw = *(const uint4 *)(x + i0);
@@ -91,28 +96,9 @@ __global__ void __launch_bounds__(CE_THREADS)
 		for (int j = 0; j < VEC; j++)
 			l += expf(f[j] - m);
 	}
-	for (int o = 16; o > 0; o >>= 1) {
-		float m2 = __shfl_xor_sync(0xFFFFFFFFu, m, o), l2 = __shfl_xor_sync(0xFFFFFFFFu, l, o);
-		ck_softmax_merge(&m, &l, m2, l2);
-	}
-	if (lane == 0) {
-		sm_m[warp] = m;
-		sm_l[warp] = l;
-	}
-	__syncthreads();
-	if (tid == 0) {
-		float M = sm_m[0], L = sm_l[0];
-		for (int w = 1; w < (int)(blockDim.x / 32); w++)
-			ck_softmax_merge(&M, &L, sm_m[w], sm_l[w]);
-		float lse = M + logf(L);
-		s_lse = lse;
-		int tg = targets[blockIdx.x];
-		losses[blockIdx.x] = lse - tof(x[tg]);
-	}
-	__syncthreads();
+	float lse = row_lse(m, l, x, losses, targets);
 	if (dloss == 0.0f)
 		return;
-	float lse = s_lse;
 	int tg = targets[blockIdx.x];
 	for (int i0 = tid * VEC; i0 < Vp; i0 += blockDim.x * VEC) {
 		uint4 raw = *(const uint4 *)(x + i0);
