@@ -28,6 +28,10 @@
 #             that fits: tokens/s, ms/step (median of steps 3..), MFU, peak
 #             GPU memory (nvidia-smi, sampled every 0.2 s)
 #   bench-cc  the same with GPTKIT_CUDA_ATTN=cuda-core (only with GPTKIT_CHECK_CC=1)
+#   prof-*    where a step's time goes: 4 steps at the bench's B with
+#             GPTKIT_CUDA_PROFILE=1, the top call sites (information; the
+#             whole table in profile-*.log).  GPTKIT_CHECK_PROFILES="occlow"
+#             adds a profile with that variant (see the case below)
 #   sample-bench  gpt-sample decode tokens/s on the GPU at batch 1, on the
 #             d12 checkpoint the bench wrote (fp32 and bf16; information)
 # Goals (issue 7): >= 500,000 tokens/s on one H100 at d12 T=1024, and
