@@ -18,15 +18,19 @@ struct TrainBackend {
 	void *ctx;
 	/* One micro-batch (B x T): forward with targets, then backward; the
 	 * gradient of grad_scale * mean loss is added to the gradients, or
-	 * written over them when accumulate is 0.  Returns the mean loss. */
-	float (*step)(TrainBackend *be, const int *inputs, const int *targets, float grad_scale, int accumulate);
+	 * written over them when accumulate is 0.  Its mean loss is added to
+	 * the step's loss sum (which accumulate == 0 starts).  Need not wait
+	 * for the device. */
+	void (*micro_step)(TrainBackend *be, const int *inputs, const int *targets, float grad_scale,
+			   int accumulate);
 	/* Mean loss of a micro-batch, no gradients. */
 	float (*loss)(TrainBackend *be, const int *inputs, const int *targets);
-	/* Global L2 norm of the gradients. */
-	float (*grad_norm)(TrainBackend *be);
-	/* AdamW step t (1-based); see gpt2_update. */
-	void (*update)(TrainBackend *be, float lr, float beta1, float beta2, float eps,
-		       float weight_decay, float grad_mult, int t);
+	/* The end of an optimizer step: the gradients' global L2 norm, the
+	 * clip factor (backend_clip_mult), AdamW step t (1-based; see
+	 * gpt2_update); then the step's loss sum and the norm before clipping.
+	 * The one place a step waits for the device. */
+	void (*update)(TrainBackend *be, float lr, float beta1, float beta2, float eps, float weight_decay,
+		       float clip, int t, float *loss_sum, float *grad_norm);
 	/* Logits (Vp floats) after the last of n tokens (n <= T). */
 	const float *(*logits)(TrainBackend *be, const int *tokens, int n);
 	/* Host copies of parameters and AdamW moments for checkpoints
@@ -36,6 +40,14 @@ struct TrainBackend {
 	const float *(*adam_v)(TrainBackend *be);
 	void (*close)(TrainBackend *be);
 };
+
+/* The gradients' scale for clipping at clip (0: none): clip / (norm + 1e-6)
+ * when the norm exceeds it.  The CUDA backend computes the same on the
+ * device (cuda_adamw.cu), with the same float operations. */
+static inline float backend_clip_mult(float norm, float clip)
+{
+	return clip > 0 && norm > clip ? clip / (norm + 1e-6f) : 1.0f;
+}
 
 /* Open a backend for config c with the given parameters, moments (NULL =
  * zero), micro-batch B x T and thread count. */

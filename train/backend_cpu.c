@@ -4,14 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static GPT2 *M(TrainBackend *be) { return be->ctx; }
+typedef struct {
+	GPT2 m;
+	float loss_sum; /* the step's micro-batch losses */
+} CpuBackend;
 
-static float cpu_step(TrainBackend *be, const int *in, const int *tgt, float scale, int acc)
+static GPT2 *M(TrainBackend *be) { return &((CpuBackend *)be->ctx)->m; }
+
+static void cpu_micro_step(TrainBackend *be, const int *in, const int *tgt, float scale, int acc)
 {
-	GPT2 *m = M(be);
-	gpt2_forward(m, in, tgt, m->B, m->T);
-	gpt2_backward(m, scale, acc);
-	return m->mean_loss;
+	CpuBackend *c = be->ctx;
+	gpt2_forward(&c->m, in, tgt, c->m.B, c->m.T);
+	gpt2_backward(&c->m, scale, acc);
+	c->loss_sum = acc ? c->loss_sum + c->m.mean_loss : c->m.mean_loss;
 }
 
 static float cpu_loss(TrainBackend *be, const int *in, const int *tgt)
@@ -21,12 +26,14 @@ static float cpu_loss(TrainBackend *be, const int *in, const int *tgt)
 	return m->mean_loss;
 }
 
-static float cpu_grad_norm(TrainBackend *be) { return gpt2_grad_norm(M(be)); }
-
-static void cpu_update(TrainBackend *be, float lr, float b1, float b2, float eps, float wd,
-		       float mult, int t)
+static void cpu_update(TrainBackend *be, float lr, float b1, float b2, float eps, float wd, float clip, int t,
+		       float *loss_sum, float *grad_norm)
 {
-	gpt2_update(M(be), lr, b1, b2, eps, wd, mult, t);
+	CpuBackend *c = be->ctx;
+	float norm = gpt2_grad_norm(&c->m);
+	gpt2_update(&c->m, lr, b1, b2, eps, wd, backend_clip_mult(norm, clip), t);
+	*loss_sum = c->loss_sum;
+	*grad_norm = norm;
 }
 
 static const float *cpu_logits(TrainBackend *be, const int *tokens, int n)
@@ -43,7 +50,7 @@ static const float *cpu_v(TrainBackend *be) { return M(be)->v_memory; }
 static void cpu_close(TrainBackend *be)
 {
 	if (be->ctx) {
-		gpt2_free(be->ctx);
+		gpt2_free(M(be));
 		free(be->ctx);
 	}
 	be->ctx = NULL;
@@ -53,10 +60,11 @@ int backend_cpu_open(TrainBackend *be, const GPT2Config *c, const float *params,
 		     const float *mo, const float *vo, int B, int T, Error *e)
 {
 	memset(be, 0, sizeof *be);
-	GPT2 *m = calloc(1, sizeof *m);
-	if (!m)
+	CpuBackend *cb = calloc(1, sizeof *cb);
+	if (!cb)
 		return err_set(e, "out of memory");
-	be->ctx = m;
+	be->ctx = cb;
+	GPT2 *m = &cb->m;
 	be->close = cpu_close;
 	if (gpt2_create(m, c, e) || gpt2_alloc_batch(m, B, T, e) || gpt2_alloc_train(m, e)) {
 		cpu_close(be);
@@ -68,9 +76,8 @@ int backend_cpu_open(TrainBackend *be, const GPT2Config *c, const float *params,
 	if (vo)
 		memcpy(m->v_memory, vo, m->num_params * sizeof(float));
 	be->name = "cpu";
-	be->step = cpu_step;
+	be->micro_step = cpu_micro_step;
 	be->loss = cpu_loss;
-	be->grad_norm = cpu_grad_norm;
 	be->update = cpu_update;
 	be->logits = cpu_logits;
 	be->params = cpu_params;

@@ -35,13 +35,25 @@ __global__ void norm_finish_kernel(float *out, const double *partial, int n)
 	}
 }
 
+/* The clip factor: grad_mult, or with norm (on the device) the factor of
+ * gpt-train's loop, clip / (norm + 1e-6) when clip > 0 and norm > clip,
+ * computed with the same float operations as the host would. */
+__device__ __forceinline__ float clip_mult(const float *norm, float clip, float grad_mult)
+{
+	if (!norm)
+		return grad_mult;
+	float n = *norm;
+	return clip > 0.0f && n > clip ? clip / (n + 1e-6f) : 1.0f;
+}
+
 __global__ void adamw_kernel(float *p, bf16 *px, const float *g, float *m, float *v, size_t n, size_t index0,
-			     float lr, float b1, float b2, float eps, float wd, float mult, float inv_bc1,
-			     float inv_bc2)
+			     float lr, float b1, float b2, float eps, float wd, float grad_mult, const float *norm,
+			     float clip, float inv_bc1, float inv_bc2)
 {
 	size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n)
 		return;
+	float mult = clip_mult(norm, clip, grad_mult);
 	float mi = m[i], vi = v[i];
 	float np = ck_adamw_elem(p[i], g[i] * mult, &mi, &vi, lr, b1, b2, eps, wd, inv_bc1, inv_bc2);
 	m[i] = mi;
@@ -68,16 +80,30 @@ extern "C" int ck_norm(float *out, double *scratch, const float *x, size_t n, vo
 	return ck_status();
 }
 
-extern "C" int ck_adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
-			float beta1, float beta2, float eps, float weight_decay, float grad_mult, int t, void *stream)
+static int adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
+		 float beta1, float beta2, float eps, float weight_decay, float grad_mult, const float *norm, float clip,
+		 int t, void *stream)
 {
 	/* the bias corrections exactly as layers.c computes them */
 	float inv_bc1 = 1.0f / (1.0f - powf(beta1, (float)t)), inv_bc2 = 1.0f / (1.0f - powf(beta2, (float)t));
 	if (n)
 		adamw_kernel<<<ck_blocks(n, 256), 256, 0, ck_stream(stream)>>>(
-			p, (bf16 *)px, g, m, v, n, index0, lr, beta1, beta2, eps, weight_decay, grad_mult, inv_bc1,
-			inv_bc2);
+			p, (bf16 *)px, g, m, v, n, index0, lr, beta1, beta2, eps, weight_decay, grad_mult, norm, clip,
+			inv_bc1, inv_bc2);
 	return ck_status();
+}
+
+extern "C" int ck_adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
+			float beta1, float beta2, float eps, float weight_decay, float grad_mult, int t, void *stream)
+{
+	return adamw(p, px, g, m, v, n, index0, lr, beta1, beta2, eps, weight_decay, grad_mult, NULL, 0.0f, t, stream);
+}
+
+extern "C" int ck_adamw_clip(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0,
+			     float lr, float beta1, float beta2, float eps, float weight_decay, const float *norm,
+			     float clip, int t, void *stream)
+{
+	return adamw(p, px, g, m, v, n, index0, lr, beta1, beta2, eps, weight_decay, 1.0f, norm, clip, t, stream);
 }
 
 extern "C" int ck_round_params(void *px, const float *p, size_t n, size_t index0, void *stream)

@@ -28,11 +28,10 @@ static void check(TrainBackend *be)
 		die("cuda: %s", err);
 }
 
-static float cu_step(TrainBackend *be, const int *in, const int *tgt, float scale, int acc)
+static void cu_micro_step(TrainBackend *be, const int *in, const int *tgt, float scale, int acc)
 {
-	float l = cuda_model_step(M(be), in, tgt, scale, acc);
+	cuda_model_step_async(M(be), in, tgt, scale, acc);
 	check(be);
-	return l;
 }
 
 static float cu_loss(TrainBackend *be, const int *in, const int *tgt)
@@ -42,16 +41,12 @@ static float cu_loss(TrainBackend *be, const int *in, const int *tgt)
 	return l;
 }
 
-static float cu_grad_norm(TrainBackend *be)
+/* The norm and the clip factor stay on the device; the host waits once. */
+static void cu_update(TrainBackend *be, float lr, float b1, float b2, float eps, float wd, float clip, int t,
+		      float *loss_sum, float *grad_norm)
 {
-	float n = cuda_model_grad_norm(M(be));
-	check(be);
-	return n;
-}
-
-static void cu_update(TrainBackend *be, float lr, float b1, float b2, float eps, float wd, float mult, int t)
-{
-	cuda_model_update(M(be), lr, b1, b2, eps, wd, mult, t);
+	cuda_model_update_clip(M(be), lr, b1, b2, eps, wd, clip, t);
+	cuda_model_finish(M(be), loss_sum, grad_norm);
 	check(be);
 }
 
@@ -106,9 +101,8 @@ int backend_cuda_open(TrainBackend *be, const GPT2Config *c, const float *params
 		return err_set(e, "--device cuda: %s", why);
 	be->ctx = cm;
 	be->name = "cuda";
-	be->step = cu_step;
+	be->micro_step = cu_micro_step;
 	be->loss = cu_loss;
-	be->grad_norm = cu_grad_norm;
 	be->update = cu_update;
 	be->logits = cu_logits;
 	be->params = cu_params;

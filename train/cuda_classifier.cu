@@ -146,6 +146,17 @@ extern "C" int ck_crossentropy(CkType t, float *losses, void *logits, const int 
 	return CK_DISPATCH(t, ce, losses, logits, targets, dloss, N, V, Vp, stream);
 }
 
+__global__ void scalar_add_kernel(float *acc, const float *x, int keep)
+{
+	*acc = keep ? *acc + *x : *x;
+}
+
+extern "C" int ck_scalar_add(float *acc, const float *x, int keep, void *stream)
+{
+	scalar_add_kernel<<<1, 1, 0, ck_stream(stream)>>>(acc, x, keep);
+	return ck_status();
+}
+
 extern "C" int ck_mean(float *out, const float *x, int n, void *stream)
 {
 	mean_kernel<<<1, 1024, 0, ck_stream(stream)>>>(out, x, n);

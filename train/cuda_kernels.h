@@ -150,6 +150,9 @@ int ck_crossentropy(CkType t, float *losses, void *logits, const int *targets, f
 		    int N, int V, int Vp, void *stream);
 /* *out = mean of x[0..n) (one block, fixed order). */
 int ck_mean(float *out, const float *x, int n, void *stream);
+/* *acc = keep ? *acc + *x : *x (one thread): a step's loss summed over its
+ * micro-batches on the device, in the order the host would add them. */
+int ck_scalar_add(float *acc, const float *x, int keep, void *stream);
 
 /* --- cuda_adamw.cu --- */
 /* *out = sqrt(sum of x[i]^2) over n floats (double accumulation, fixed
@@ -162,6 +165,12 @@ int ck_norm(float *out, double *scratch, const float *x, size_t n, void *stream)
 int ck_adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0,
 	     float lr, float beta1, float beta2, float eps, float weight_decay, float grad_mult,
 	     int t, void *stream);
+/* The same with the clip factor taken on the device from the gradient norm
+ * *norm (ck_norm's output): clip / (*norm + 1e-6) when clip > 0 and
+ * *norm > clip, else 1; the host need not wait for the norm. */
+int ck_adamw_clip(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
+		  float beta1, float beta2, float eps, float weight_decay, const float *norm, float clip, int t,
+		  void *stream);
 /* px (bf16) = stochastic_round(p) as in ck_adamw. */
 int ck_round_params(void *px, const float *p, size_t n, size_t index0, void *stream);
 

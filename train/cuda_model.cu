@@ -31,7 +31,7 @@ typedef struct {
 	double ms[PROF_SITES];
 	long calls[PROF_SITES];
 	int nsites;
-	int flushes; /* the first two (the first step's loss and norm) are dropped */
+	int flushes; /* the first (the end of the first step: kernel loading, algorithm choice) is dropped */
 	double total;
 } Prof;
 
@@ -60,7 +60,9 @@ struct CudaModel {
 	float *attD, *colscratch;
 	double *normscratch;
 	/* batch: inputs | targets | order | start | tok, on the device and pinned on the host */
-	int *d_batch, *h_batch;
+	int *d_batch, *h_batch; /* h_batch: two pinned buffers, used in turn */
+	cudaEvent_t batch_copied[2]; /* each buffer's last copy to the device */
+	int batch_turn;
 	float *h_scalars;
 	void *h_logits_x;
 	float *h_logits, *h_params, *h_m, *h_v, *h_grads;
@@ -91,7 +93,7 @@ static void prof_flush(CudaModel *cm)
 		return;
 	cudaEventRecord(p->ev[p->n], cm->stream);
 	cudaEventSynchronize(p->ev[p->n]);
-	if (p->flushes++ < 2) {
+	if (p->flushes++ < 1) {
 		p->n = 0;
 		return;
 	}
@@ -275,7 +277,9 @@ extern "C" CudaModel *cuda_model_open(const GPT2Config *c, const float *params, 
 	cm->normscratch = (double *)dalloc(cm, CK_NORM_BLOCKS * sizeof(double));
 	cm->d_batch = (int *)dalloc(cm, (5 * S + 1) * sizeof(int));
 	if (!cm->broken) {
-		CU(cudaMallocHost((void **)&cm->h_batch, (5 * S + 1) * sizeof(int)));
+		CU(cudaMallocHost((void **)&cm->h_batch, 2 * (5 * S + 1) * sizeof(int)));
+		for (int i = 0; i < 2; i++)
+			CU(cudaEventCreateWithFlags(&cm->batch_copied[i], cudaEventDisableTiming));
 		CU(cudaMallocHost((void **)&cm->h_scalars, 4 * sizeof(float)));
 		CU(cudaMallocHost(&cm->h_logits_x, Vp * es));
 		cm->h_logits = (float *)malloc(Vp * sizeof(float));
@@ -323,6 +327,9 @@ extern "C" void cuda_model_close(CudaModel *cm)
 		cudaFree(cm->allocs[i]);
 	if (cm->h_batch)
 		cudaFreeHost(cm->h_batch);
+	for (int i = 0; i < 2; i++)
+		if (cm->batch_copied[i])
+			cudaEventDestroy(cm->batch_copied[i]);
 	if (cm->h_scalars)
 		cudaFreeHost(cm->h_scalars);
 	if (cm->h_logits_x)
@@ -349,11 +356,20 @@ extern "C" size_t cuda_model_bytes(const CudaModel *cm)
 }
 
 /* Stage the batch (and, for a backward pass, the token buckets of the
- * embedding gradient) in pinned memory and send it in one copy. */
+ * embedding gradient) in pinned memory and send it in one copy.  The two
+ * staging buffers take turns, so that the host can fill the next
+ * micro-batch while the device still works on (and may not yet have
+ * copied) the last one; before refilling a buffer the host waits for that
+ * buffer's previous copy, which was enqueued a whole micro-batch earlier. */
 static int upload_batch(CudaModel *cm, const int *inputs, const int *targets, int N, int buckets)
 {
 	size_t S = (size_t)cm->B * cm->T;
-	int *h = cm->h_batch;
+	int turn = cm->batch_turn;
+	cm->batch_turn ^= 1;
+	int *h = cm->h_batch + (size_t)turn * (5 * S + 1);
+	CU(cudaEventSynchronize(cm->batch_copied[turn]));
+	if (cm->broken)
+		return -1;
 	memcpy(h, inputs, (size_t)N * sizeof(int));
 	if (targets)
 		memcpy(h + S, targets, (size_t)N * sizeof(int));
@@ -366,7 +382,8 @@ static int upload_batch(CudaModel *cm, const int *inputs, const int *targets, in
 		}
 	}
 	CU(cudaMemcpyAsync(cm->d_batch, h, (5 * S + 1) * sizeof(int), cudaMemcpyHostToDevice, cm->stream));
-	return nb;
+	CU(cudaEventRecord(cm->batch_copied[turn], cm->stream));
+	return cm->broken ? -1 : nb;
 }
 
 static void forward(CudaModel *cm, int B, int T, int with_targets, float grad_scale, int want_grad)
@@ -504,6 +521,53 @@ extern "C" float cuda_model_step(CudaModel *cm, const int *inputs, const int *ta
 	forward(cm, cm->B, cm->T, 1, grad_scale, 1);
 	backward(cm, cm->B, cm->T, nb, accumulate);
 	return read_scalar(cm, 0);
+}
+
+/* The training loop's path: no waiting until cuda_model_finish.  The mean
+ * loss of each micro-batch is added to scalars[2] on the device. */
+extern "C" void cuda_model_step_async(CudaModel *cm, const int *inputs, const int *targets, float grad_scale,
+				      int accumulate)
+{
+	if (cm->broken)
+		return;
+	int nb = upload_batch(cm, inputs, targets, cm->B * cm->T, 1);
+	if (nb < 0)
+		return;
+	forward(cm, cm->B, cm->T, 1, grad_scale, 1);
+	backward(cm, cm->B, cm->T, nb, accumulate);
+	K(ck_scalar_add(cm->scalars + 2, cm->scalars, accumulate, cm->stream));
+}
+
+extern "C" void cuda_model_update_clip(CudaModel *cm, float lr, float beta1, float beta2, float eps,
+				       float weight_decay, float clip, int t)
+{
+	K(ck_norm(cm->scalars + 1, cm->normscratch, cm->grads, cm->np, cm->stream));
+	for (int i = 0; i < GPT2_NUM_PARAM_TENSORS && !cm->broken; i++) {
+		size_t o = cm->offs[i];
+		float wd = gpt2_param_decays(i) ? weight_decay : 0.0f;
+		void *px = cm->t == CK_BF16 ? (char *)cm->px + o * 2 : NULL;
+		K(ck_adamw_clip(cm->master + o, px, cm->grads + o, cm->m + o, cm->v + o, cm->sizes[i], o, lr, beta1,
+				beta2, eps, wd, cm->scalars + 1, clip, t, cm->stream));
+	}
+}
+
+extern "C" int cuda_model_finish(CudaModel *cm, float *loss_sum, float *norm)
+{
+	*loss_sum = *norm = NAN;
+	if (cm->broken)
+		return -1;
+	CU(cudaMemcpyAsync(cm->h_scalars + 1, cm->scalars + 1, 2 * sizeof(float), cudaMemcpyDeviceToHost,
+			   cm->stream));
+	CU(cudaStreamSynchronize(cm->stream));
+	cudaError_t ce = cudaGetLastError();
+	if (ce != cudaSuccess)
+		fail(cm, "%s", cudaGetErrorString(ce));
+	prof_flush(cm);
+	if (cm->broken)
+		return -1;
+	*norm = cm->h_scalars[1];
+	*loss_sum = cm->h_scalars[2];
+	return 0;
 }
 
 extern "C" float cuda_model_loss(CudaModel *cm, const int *inputs, const int *targets)

@@ -1,8 +1,10 @@
 /* GPT-2 training on one CUDA GPU (cuda_model.cu): the model of gpt2.h with
- * the kernels of cuda_kernels.h, everything on one stream.  A micro-batch's
- * forward and backward are enqueued without waiting for the GPU; the host
- * waits once, at the end, to read the mean loss (TrainBackend's step returns
- * it), and once for the gradient norm.
+ * the kernels of cuda_kernels.h, everything on one stream.  The training
+ * loop's path (cuda_model_step_async, cuda_model_update_clip,
+ * cuda_model_finish) enqueues a whole optimizer step, micro-batches, norm,
+ * clip factor and AdamW, and the host waits once, at its end, for the loss
+ * and the norm; cuda_model_step, _grad_norm and _update wait for their
+ * results (tests/gpu/cuda_check uses them).
  *
  * Precision (the precision argument of cuda_model_open): CUDA_MODEL_FP32 computes and stores everything in fp32 (the
  * checking mode: it must track the CPU build to ~1e-5); CUDA_MODEL_BF16
@@ -45,6 +47,16 @@ const char *cuda_model_error(const CudaModel *cm);
 /* Forward with targets and backward of grad_scale * mean loss, the
  * gradients added (accumulate) or overwritten.  Returns the mean loss. */
 float cuda_model_step(CudaModel *cm, const int *inputs, const int *targets, float grad_scale, int accumulate);
+/* The same without waiting: the micro-batch's mean loss is added to the
+ * step's sum on the device (or starts it, when accumulate is 0). */
+void cuda_model_step_async(CudaModel *cm, const int *inputs, const int *targets, float grad_scale, int accumulate);
+/* The gradient norm and AdamW step t with the clip factor taken on the
+ * device: clip / (norm + 1e-6) when clip > 0 and norm > clip, else 1. */
+void cuda_model_update_clip(CudaModel *cm, float lr, float beta1, float beta2, float eps, float weight_decay,
+			    float clip, int t);
+/* Wait for the step; the sum of its micro-batches' mean losses and the
+ * gradient norm (before clipping).  -1 (NaN both) once broken. */
+int cuda_model_finish(CudaModel *cm, float *loss_sum, float *norm);
 /* Mean loss of a B x T micro-batch, no gradients. */
 float cuda_model_loss(CudaModel *cm, const int *inputs, const int *targets);
 float cuda_model_grad_norm(CudaModel *cm);

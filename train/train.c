@@ -546,16 +546,15 @@ int train_run(const TrainOptions *o, volatile sig_atomic_t *stop, Error *e)
 	char extra[96] = "";
 	while (step < r->total_steps && !*stop) {
 		double t0 = io_now();
-		float lr = train_lr(&r->eff, step, r->total_steps), loss = 0;
+		float lr = train_lr(&r->eff, step, r->total_steps), loss, norm;
+		/* the host prepares micro-batch k + 1 while the device runs k */
 		for (int k = 0; k < r->accum; k++) {
 			next_batch(r);
-			loss += r->be.step(&r->be, r->inp, r->tgt, 1.0f / r->accum, k > 0);
+			r->be.micro_step(&r->be, r->inp, r->tgt, 1.0f / r->accum, k > 0);
 		}
+		r->be.update(&r->be, lr, r->eff.beta1, r->eff.beta2, r->eff.eps, r->eff.weight_decay, r->eff.clip,
+			     (int)(step + 1), &loss, &norm);
 		loss /= r->accum;
-		float norm = r->be.grad_norm(&r->be);
-		float mult = r->eff.clip > 0 && norm > r->eff.clip ? r->eff.clip / (norm + 1e-6f) : 1.0f;
-		r->be.update(&r->be, lr, r->eff.beta1, r->eff.beta2, r->eff.eps, r->eff.weight_decay, mult,
-			     (int)(step + 1));
 		step++;
 		double ms = (io_now() - t0) * 1000.0;
 		double tps = r->eff.batch_tokens / (ms / 1000.0);
