@@ -13,6 +13,8 @@
 #             random inputs, fp32 (tol 2e-5) and bf16 (tol 1e-2), relative
 #             L2 error per tensor; the whole model (loss, every gradient
 #             tensor, norm, AdamW; fp32 tol 1e-4, bf16 5e-2), determinism,
+#             the training loop's one-wait step (clip factor on the device)
+#             bit for bit against the waiting calls,
 #             gradient accumulation, and KV-cache inference (prefill, decode,
 #             rewind, greedy tokens) against gpt2.c
 #   train20   20 steps of a small model (L4 H2 C128, B8 T128) with gpt-train

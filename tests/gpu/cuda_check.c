@@ -532,6 +532,68 @@ static void check_model(CkType t, int nh, int flags)
 	gpt2_free(&m);
 }
 
+/* gpt-train's path (micro-batches without waiting, the clip factor on the
+ * device, one wait at the end) against the waiting calls with the clip
+ * factor computed on the host: the same bits, two steps of two micro-batches
+ * each with clipping active. */
+static void check_async_step(CkType t, int flags)
+{
+	GPT2Config c = { .max_seq_len = 64, .vocab_size = 300, .padded_vocab_size = 384, .num_layers = 2,
+			 .num_heads = 2, .channels = 128 };
+	const char *tag = flags & CUDA_MODEL_ATTN_TC ? "tc_" : "";
+	int B = 2, T = 64, N = B * T, prec = (t == CK_BF16 ? CUDA_MODEL_BF16 : CUDA_MODEL_FP32) | flags;
+	const float clip = 0.05f; /* below the norms here: the factor is used */
+	char name[80], why[400];
+	GPT2 m;
+	Error e;
+	if (gpt2_create(&m, &c, &e)) {
+		printf("not ok async_%s: %s\n", tname(t), e.msg);
+		failures++;
+		return;
+	}
+	gpt2_init_random(&m, 9);
+	CudaModel *a = cuda_model_open(&c, m.params_memory, NULL, NULL, B, T, prec, why, sizeof why);
+	CudaModel *b = a ? cuda_model_open(&c, m.params_memory, NULL, NULL, B, T, prec, why, sizeof why) : NULL;
+	int *in = malloc(2 * N * sizeof(int)), *tg = malloc(2 * N * sizeof(int));
+	int same_loss = 1, same_norm = 1, clipped = 1;
+	for (int step = 1; a && b && step <= 2; step++) {
+		for (int i = 0; i < 2 * N; i++) {
+			in[i] = (int)(rng_u64(&rng) % c.vocab_size);
+			tg[i] = (int)(rng_u64(&rng) % c.vocab_size);
+		}
+		float l = 0.0f;
+		for (int k = 0; k < 2; k++)
+			l += cuda_model_step(a, in + k * N, tg + k * N, 0.5f, k > 0);
+		float n = cuda_model_grad_norm(a);
+		clipped &= n > clip;
+		cuda_model_update(a, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, n > clip ? clip / (n + 1e-6f) : 1.0f, step);
+		for (int k = 0; k < 2; k++)
+			cuda_model_step_async(b, in + k * N, tg + k * N, 0.5f, k > 0);
+		cuda_model_update_clip(b, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, clip, step);
+		float lb, nb;
+		cuda_model_finish(b, &lb, &nb);
+		same_loss &= memcmp(&l, &lb, sizeof l) == 0;
+		same_norm &= memcmp(&n, &nb, sizeof n) == 0;
+	}
+	const float *pa = a ? cuda_model_params(a) : NULL, *pb = b ? cuda_model_params(b) : NULL;
+	snprintf(name, sizeof name, "%sasync_step_loss_sum_bitwise", tag);
+	report(name, t, a && b && same_loss ? 0.0 : 1.0, 0.0);
+	snprintf(name, sizeof name, "%sasync_step_norm_bitwise_clipped", tag);
+	report(name, t, a && b && same_norm && clipped ? 0.0 : 1.0, 0.0);
+	snprintf(name, sizeof name, "%sasync_step_params_bitwise", tag);
+	report(name, t, pa && pb && memcmp(pa, pb, m.num_params * sizeof(float)) == 0 ? 0.0 : 1.0, 0.0);
+	if (!a || !b || cuda_model_error(a)[0] || cuda_model_error(b)[0]) {
+		printf("not ok async_%s: %s\n", tname(t), !a || !b ? why : cuda_model_error(a)[0] ? cuda_model_error(a)
+											      : cuda_model_error(b));
+		failures++;
+	}
+	free(in);
+	free(tg);
+	cuda_model_close(a);
+	cuda_model_close(b);
+	gpt2_free(&m);
+}
+
 /* Inference with the KV cache: prefill then decode, against gpt2_forward. */
 static void check_infer(CkType t)
 {
@@ -645,6 +707,9 @@ int main(int argc, char **argv)
 		check_model(t, 4, 0);
 		if (t == CK_BF16) /* head size 64: the tensor-core attention */
 			check_model(t, 2, CUDA_MODEL_ATTN_TC);
+		check_async_step(t, 0);
+		if (t == CK_BF16)
+			check_async_step(t, CUDA_MODEL_ATTN_TC);
 		check_infer(t);
 	}
 	ck_blas_destroy(h);
