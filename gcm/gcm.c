@@ -307,8 +307,7 @@ int main(int argc, char **argv)
 	static const char *const hooks[] = {"install", "uninstall", NULL};
 	static const char *const encodings[] = {"o200k_base", "cl100k_base", NULL};
 	int c;
-	opterr = 0;    /* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, ":m:ypvh", longopts, NULL)) != -1) {
+	while ((c = opt_getopt(argc, argv, "m:ypvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case OPT_API_BASE: base = optarg; break;
@@ -329,11 +328,7 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'h': opt_help(usage);
 		case OPT_VERSION: opt_version();
-		case ':': usage_error("option '%s' needs an argument", argv[optind - 1]);
-		default:
-			if (optopt)
-				usage_error("unknown option '-%c'", optopt);
-			usage_error("unknown option '%s'", argv[optind - 1]);
+		default: usage_error("unknown option");
 		}
 	}
 	int nextra = argc - optind;

@@ -70,8 +70,8 @@ int opt_getopt(int argc, char *const argv[], const char *shortopts,
 		int is_long = arg[0] == '-' && arg[1] == '-';
 		if (c == ':') {
 			if (is_long)
-				usage_error("option '%s' needs an argument", arg);
-			usage_error("option '-%c' needs an argument", optopt);
+				usage_error("option '%s' needs a value", arg);
+			usage_error("option '-%c' needs a value", optopt);
 		}
 		if (is_long) {
 			const char *eq = strchr(arg, '=');

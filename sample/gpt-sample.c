@@ -13,6 +13,7 @@
 #include "engine.h"
 #ifdef GPTKIT_CUDA
 #include "cuda_infer.h"
+#include "cuda_model.h"
 #endif
 #include "err.h"
 #include "io.h"
@@ -159,7 +160,7 @@ static int parse_stop(const char *s, int **out, int *n)
 typedef struct {
 	Engine cpu;
 	int on_cpu;
-	Model cpu_model; /* the weights in the dtype asked for, when the GPU was not there */
+	Model cpu_model; /* the weights in the dtype asked for, when a GPU failed to open */
 	int own_model;
 #ifdef GPTKIT_CUDA
 	CudaInfer *gpu;
@@ -169,13 +170,27 @@ typedef struct {
 
 enum { DEV_CPU, DEV_CUDA, DEV_AUTO };
 
-/* Open the runner on the device asked for; auto falls back to the CPU
- * (quietly: a machine without a GPU is the normal case). */
-static int runner_open(Runner *r, const Model *m, int device, ModelDtype dtype, Error *e)
+/* Whether the model goes to a GPU: decided before it is loaded, so that a
+ * machine without one (the normal case for auto) loads the weights once,
+ * in the dtype asked for. */
+static int wants_gpu(int device)
+{
+#ifdef GPTKIT_CUDA
+	char why[256];
+	return device == DEV_CUDA || (device == DEV_AUTO && cuda_device_count(why, sizeof why) > 0);
+#else
+	(void)device;
+	return 0;
+#endif
+}
+
+/* Open the runner: on the GPU when gpu is set (m then holds fp32 weights),
+ * else, or when auto finds the GPU unusable, on the CPU. */
+static int runner_open(Runner *r, const Model *m, int gpu, int device, ModelDtype dtype, Error *e)
 {
 	memset(r, 0, sizeof *r);
 #ifdef GPTKIT_CUDA
-	if (device != DEV_CPU) {
+	if (gpu) {
 		char why[256];
 		/* the model was loaded as fp32 for the GPU: m->w.wte starts the
 		 * contiguous parameter block (gpt2_params_point) */
@@ -187,10 +202,11 @@ static int runner_open(Runner *r, const Model *m, int device, ModelDtype dtype, 
 			return err_set(e, "--device cuda: %s", why);
 	}
 #else
+	(void)gpu;
 	if (device == DEV_CUDA)
 		return err_set(e, "--device cuda: built without CUDA");
 #endif
-	if (m->dtype != dtype) {
+	if (m->dtype != dtype) { /* fp32 weights loaded for a GPU that did not open */
 		if (model_from_params(&r->cpu_model, &m->config, m->w.wte, dtype, e))
 			return -1;
 		r->own_model = 1;
@@ -316,7 +332,8 @@ int main(int argc, char **argv)
 	Model m;
 	double t0 = io_now();
 	/* the GPU takes fp32 weights and rounds them itself */
-	if (model_load(&m, model_path, device == DEV_CPU ? dtype : MODEL_F32, &e))
+	int gpu = wants_gpu(device);
+	if (model_load(&m, model_path, gpu ? MODEL_F32 : dtype, &e))
 		die_err(&e);
 	const GPT2Config *cfg = &m.config;
 	int V = cfg->vocab_size, maxT = cfg->max_seq_len;
@@ -346,7 +363,7 @@ int main(int argc, char **argv)
 		skip = np - maxT;
 	}
 	Runner s;
-	if (runner_open(&s, &m, device, dtype, &e))
+	if (runner_open(&s, &m, gpu, device, dtype, &e))
 		die_err(&e);
 	Sampler smp;
 	if (sampler_init(&smp, &sp, V, seed, &e))

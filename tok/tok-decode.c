@@ -206,18 +206,14 @@ int main(int argc, char **argv)
 	Dec d = {0};
 	const char *enc = NULL, *tfile = NULL;
 	int text = 0, o;
-	opterr = 0; /* our own one-line message */
-	while ((o = getopt_long(argc, argv, ":e:t:h", longopts, NULL)) != -1) {
+	while ((o = opt_getopt(argc, argv, "e:t:h", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'e': enc = optarg; break;
 		case 't': tfile = optarg; break;
 		case OPT_FORMAT: text = opt_choice(optarg, "--format", formats); break;
 		case 'h': opt_help(usage);
 		case OPT_VERSION: opt_version();
-		case ':':
-			usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			usage_error("unknown option '%s'", argv[optind - 1]);
+		default: usage_error("unknown option");
 		}
 	}
 	if (enc && tfile)

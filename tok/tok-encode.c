@@ -246,8 +246,7 @@ int main(int argc, char **argv)
 	const char *omp = getenv("OMP_NUM_THREADS");
 	c.threads = omp && atoi(omp) > 0 ? atoi(omp) : 1;
 	int o;
-	opterr = 0; /* our own one-line message */
-	while ((o = getopt_long(argc, argv, ":e:t:cj:o:fh", longopts, NULL)) != -1) {
+	while ((o = opt_getopt(argc, argv, "e:t:cj:o:fh", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'e': enc = optarg; break;
 		case 't': tfile = optarg; break;
@@ -272,10 +271,7 @@ int main(int argc, char **argv)
 		case 'f': force = 1; break;
 		case 'h': opt_help(usage);
 		case OPT_VERSION: opt_version();
-		case ':':
-			usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			usage_error("unknown option '%s'", argv[optind - 1]);
+		default: usage_error("unknown option");
 		}
 	}
 	if (enc && tfile)

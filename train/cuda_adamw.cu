@@ -80,9 +80,9 @@ extern "C" int ck_norm(float *out, double *scratch, const float *x, size_t n, vo
 	return ck_status();
 }
 
-static int adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
-		 float beta1, float beta2, float eps, float weight_decay, float grad_mult, const float *norm, float clip,
-		 int t, void *stream)
+extern "C" int ck_adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
+			float beta1, float beta2, float eps, float weight_decay, float grad_mult, const float *norm,
+			float clip, int t, void *stream)
 {
 	/* the bias corrections exactly as layers.c computes them */
 	float inv_bc1 = 1.0f / (1.0f - powf(beta1, (float)t)), inv_bc2 = 1.0f / (1.0f - powf(beta2, (float)t));
@@ -91,19 +91,6 @@ static int adamw(float *p, void *px, const float *g, float *m, float *v, size_t 
 			p, (bf16 *)px, g, m, v, n, index0, lr, beta1, beta2, eps, weight_decay, grad_mult, norm, clip,
 			inv_bc1, inv_bc2);
 	return ck_status();
-}
-
-extern "C" int ck_adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
-			float beta1, float beta2, float eps, float weight_decay, float grad_mult, int t, void *stream)
-{
-	return adamw(p, px, g, m, v, n, index0, lr, beta1, beta2, eps, weight_decay, grad_mult, NULL, 0.0f, t, stream);
-}
-
-extern "C" int ck_adamw_clip(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0,
-			     float lr, float beta1, float beta2, float eps, float weight_decay, const float *norm,
-			     float clip, int t, void *stream)
-{
-	return adamw(p, px, g, m, v, n, index0, lr, beta1, beta2, eps, weight_decay, 1.0f, norm, clip, t, stream);
 }
 
 extern "C" int ck_round_params(void *px, const float *p, size_t n, size_t index0, void *stream)

@@ -159,18 +159,15 @@ int ck_scalar_add(float *acc, const float *x, int keep, void *stream);
  * grid and order); scratch holds CK_NORM_BLOCKS doubles. */
 #define CK_NORM_BLOCKS 1024
 int ck_norm(float *out, double *scratch, const float *x, size_t n, void *stream);
-/* AdamW over n parameters, the formula of layers.c; p, g, m, v float.  With
+/* AdamW over n parameters, the formula of layers.c; p, g, m, v float, the
+ * gradients scaled by grad_mult, or with norm (on the device, ck_norm's
+ * output) by the clip factor clip / (*norm + 1e-6) when clip > 0 and
+ * *norm > clip, else 1, so that the host need not wait for the norm.  With
  * px (bf16) the compute copy px = stochastic_round(p) with the bits of
  * ck_sr_bits(index0 + i, p) (cuda_math.h). */
 int ck_adamw(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0,
 	     float lr, float beta1, float beta2, float eps, float weight_decay, float grad_mult,
-	     int t, void *stream);
-/* The same with the clip factor taken on the device from the gradient norm
- * *norm (ck_norm's output): clip / (*norm + 1e-6) when clip > 0 and
- * *norm > clip, else 1; the host need not wait for the norm. */
-int ck_adamw_clip(float *p, void *px, const float *g, float *m, float *v, size_t n, size_t index0, float lr,
-		  float beta1, float beta2, float eps, float weight_decay, const float *norm, float clip, int t,
-		  void *stream);
+	     const float *norm, float clip, int t, void *stream);
 /* px (bf16) = stochastic_round(p) as in ck_adamw. */
 int ck_round_params(void *px, const float *p, size_t n, size_t index0, void *stream);
 

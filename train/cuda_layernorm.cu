@@ -4,6 +4,8 @@
  * CK_ROW_CHUNK rows, then the chunks added in order). */
 #include "cuda_common.h"
 
+#include <type_traits>
+
 #define CK_ROW_CHUNK 256
 #define LN_EPS 1e-5f
 
@@ -226,39 +228,24 @@ __global__ void __launch_bounds__(LNV_WARPS * 32)
 		partial[(size_t)blockIdx.x * 2 * C + i] = red[i];
 }
 
-/* Partial column sums over one chunk of rows: block (32, 8), grid
- * (ceil(C / 32), chunks).  ln: the LayerNorm weight and bias gradients
- * (partial row k: [dweight (C), dbias (C)]); !ln: the bias gradient of dout
- * (C columns). */
-template <typename T, bool ln>
-__global__ void colsum_partial_kernel(float *partial, const T *dout, const T *inp, const float *mean,
-				      const float *rstd, int N, int C)
+/* The bias gradient's partial column sums of dout over one chunk of rows:
+ * block (32, 8), grid (ceil(C / 32), chunks); partial row k holds chunk k. */
+template <typename T>
+__global__ void colsum_partial_kernel(float *partial, const T *dout, int N, int C)
 {
-	__shared__ float sw[8][33], sb[8][33];
+	__shared__ float sb[8][33];
 	int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx, chunk = blockIdx.y;
 	int r0 = chunk * CK_ROW_CHUNK, r1 = min(N, r0 + CK_ROW_CHUNK);
-	float dw = 0.0f, db = 0.0f;
+	float db = 0.0f;
 	if (c < C)
-		for (int r = r0 + ty; r < r1; r += 8) {
-			float d = tof(dout[(size_t)r * C + c]);
-			db += d;
-			if (ln)
-				dw += (tof(inp[(size_t)r * C + c]) - mean[r]) * rstd[r] * d;
-		}
-	sw[ty][tx] = dw;
+		for (int r = r0 + ty; r < r1; r += 8)
+			db += tof(dout[(size_t)r * C + c]);
 	sb[ty][tx] = db;
 	__syncthreads();
 	if (ty == 0 && c < C) {
-		for (int k = 1; k < 8; k++) {
-			dw += sw[k][tx];
+		for (int k = 1; k < 8; k++)
 			db += sb[k][tx];
-		}
-		if (ln) {
-			partial[(size_t)chunk * 2 * C + c] = dw;
-			partial[(size_t)chunk * 2 * C + C + c] = db;
-		} else {
-			partial[(size_t)chunk * C + c] = db;
-		}
+		partial[(size_t)chunk * C + c] = db;
 	}
 }
 
@@ -332,47 +319,45 @@ extern "C" size_t ck_colsum_scratch(int N, int M)
 	return (size_t)chunks_of(N) * M;
 }
 
+/* The vector kernels take bf16 rows of 256 * NCH columns, NCH 1 to 6
+ * (GPT-2 124M to 774M), 16-byte aligned; 0 when they do not apply. */
+static int vec_chunks(int C, uintptr_t ptrs)
+{
+	return C % 256 == 0 && C / 256 >= 1 && C / 256 <= 6 && ptrs % 16 == 0 ? C / 256 : 0;
+}
+
+/* f(std::integral_constant<int, nch>()) for nch 1 to 6: one launch site per
+ * kernel for every instantiation. */
+template <class F>
+static void with_chunks(int nch, F &&f)
+{
+	switch (nch) {
+	case 1: f(std::integral_constant<int, 1>()); break;
+	case 2: f(std::integral_constant<int, 2>()); break;
+	case 3: f(std::integral_constant<int, 3>()); break;
+	case 4: f(std::integral_constant<int, 4>()); break;
+	case 5: f(std::integral_constant<int, 5>()); break;
+	default: f(std::integral_constant<int, 6>()); break;
+	}
+}
+
 template <typename T>
 static int ln_fwd(void *out, float *mean, float *rstd, void *resid, const void *a, const void *b, const void *w,
 		  const void *bias, int N, int C, void *stream)
 {
-	layernorm_forward_kernel<T><<<ck_blocks((size_t)N, 8), 256, 0, ck_stream(stream)>>>(
-		(T *)out, mean, rstd, (T *)resid, (const T *)a, (const T *)b, (const T *)w, (const T *)bias, N, C);
-	return ck_status();
-}
-
-template <int NCH>
-static void ln_fwd_vec_launch(bf16 *out, float *mean, float *rstd, bf16 *resid, const bf16 *a, const bf16 *b,
-			      const bf16 *w, const bf16 *bias, int N, cudaStream_t s)
-{
-	layernorm_forward_vec_kernel<NCH><<<ck_blocks((size_t)N, 8), 256, 0, s>>>(out, mean, rstd, resid, a, b, w, bias,
-										 N);
-}
-
-template <>
-int ln_fwd<bf16>(void *out, float *mean, float *rstd, void *resid, const void *a, const void *b, const void *w,
-		 const void *bias, int N, int C, void *stream)
-{
-	int nch = C / 256;
-	bool aligned = ((uintptr_t)out | (uintptr_t)resid | (uintptr_t)a | (uintptr_t)b | (uintptr_t)w |
-			(uintptr_t)bias) % 16 == 0;
-	if (C % 256 != 0 || nch < 1 || nch > 6 || !aligned) {
-		layernorm_forward_kernel<bf16><<<ck_blocks((size_t)N, 8), 256, 0, ck_stream(stream)>>>(
-			(bf16 *)out, mean, rstd, (bf16 *)resid, (const bf16 *)a, (const bf16 *)b, (const bf16 *)w,
-			(const bf16 *)bias, N, C);
-		return ck_status();
-	}
 	cudaStream_t s = ck_stream(stream);
-	bf16 *o = (bf16 *)out, *r = (bf16 *)resid;
-	const bf16 *x = (const bf16 *)a, *y = (const bf16 *)b, *wb = (const bf16 *)w, *bb = (const bf16 *)bias;
-	switch (nch) {
-	case 1: ln_fwd_vec_launch<1>(o, mean, rstd, r, x, y, wb, bb, N, s); break;
-	case 2: ln_fwd_vec_launch<2>(o, mean, rstd, r, x, y, wb, bb, N, s); break;
-	case 3: ln_fwd_vec_launch<3>(o, mean, rstd, r, x, y, wb, bb, N, s); break;
-	case 4: ln_fwd_vec_launch<4>(o, mean, rstd, r, x, y, wb, bb, N, s); break;
-	case 5: ln_fwd_vec_launch<5>(o, mean, rstd, r, x, y, wb, bb, N, s); break;
-	default: ln_fwd_vec_launch<6>(o, mean, rstd, r, x, y, wb, bb, N, s); break;
-	}
+	int nch = sizeof(T) == 2 ? vec_chunks(C, (uintptr_t)out | (uintptr_t)resid | (uintptr_t)a | (uintptr_t)b |
+							 (uintptr_t)w | (uintptr_t)bias)
+				 : 0;
+	if (nch)
+		with_chunks(nch, [&](auto k) {
+			layernorm_forward_vec_kernel<decltype(k)::value><<<ck_blocks((size_t)N, 8), 256, 0, s>>>(
+				(bf16 *)out, mean, rstd, (bf16 *)resid, (const bf16 *)a, (const bf16 *)b, (const bf16 *)w,
+				(const bf16 *)bias, N);
+		});
+	else
+		layernorm_forward_kernel<T><<<ck_blocks((size_t)N, 8), 256, 0, s>>>(
+			(T *)out, mean, rstd, (T *)resid, (const T *)a, (const T *)b, (const T *)w, (const T *)bias, N, C);
 	return ck_status();
 }
 
@@ -381,60 +366,27 @@ static int ln_bwd(void *dinp, float *dw, float *db, float *scratch, const void *
 		  const void *w, const float *mean, const float *rstd, int N, int C, void *stream)
 {
 	cudaStream_t s = ck_stream(stream);
+	int nch = sizeof(T) == 2 ? vec_chunks(C, (uintptr_t)dinp | (uintptr_t)dout | (uintptr_t)inp | (uintptr_t)w) : 0;
 	/* a fixed number of blocks for a given N (the sums' order does not
-	 * change), within the scratch: chunks_of(N) rows of 2C */
-	int blocks = min(chunks_of(N), 528);
-	size_t smem = (size_t)LNB_WARPS * 2 * C * sizeof(float);
-	if (smem > 48 * 1024 && cudaFuncSetAttribute(layernorm_backward_kernel<T>,
-						     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
-		return -1;
-	layernorm_backward_kernel<T><<<blocks, LNB_WARPS * 32, smem, s>>>(
-		(T *)dinp, scratch, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd, N, C);
-	colsum_finish_kernel<<<finish_blocks(2 * C), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
-	return ck_status();
-}
-
-/* bf16 rows of 256 to 1536 columns in steps of 256 (GPT-2 124M to 774M): the vector kernel */
-template <int NCH>
-static void ln_bwd_vec_launch(int blocks, bf16 *dinp, float *scratch, const bf16 *dout, const bf16 *inp,
-			      const bf16 *w, const float *mean, const float *rstd, int N, cudaStream_t s)
-{
-	layernorm_backward_vec_kernel<NCH><<<blocks, LNV_WARPS * 32, 0, s>>>(dinp, scratch, dout, inp, w, mean, rstd,
-									      N);
-}
-
-template <>
-int ln_bwd<bf16>(void *dinp, float *dw, float *db, float *scratch, const void *dout, const void *inp,
-		 const void *w, const float *mean, const float *rstd, int N, int C, void *stream)
-{
-	int nch = C / 256;
-	bool aligned = ((uintptr_t)dinp | (uintptr_t)dout | (uintptr_t)inp | (uintptr_t)w) % 16 == 0;
-	if (C % 256 != 0 || nch < 1 || nch > 6 || !aligned) {
-		/* the generic kernel */
-		cudaStream_t s = ck_stream(stream);
-		int blocks = min(chunks_of(N), 528);
+	 * change), within the scratch (chunks_of(N) rows of 4C) */
+	int blocks;
+	if (nch) {
+		/* enough warps in flight to hide the loads */
+		blocks = min(min((N + LNV_WARPS - 1) / LNV_WARPS, 2 * chunks_of(N)), 132 * 8);
+		with_chunks(nch, [&](auto k) {
+			layernorm_backward_vec_kernel<decltype(k)::value><<<blocks, LNV_WARPS * 32, 0, s>>>(
+				(bf16 *)dinp, scratch, (const bf16 *)dout, (const bf16 *)inp, (const bf16 *)w, mean, rstd,
+				N);
+		});
+	} else {
+		blocks = min(chunks_of(N), 528);
 		size_t smem = (size_t)LNB_WARPS * 2 * C * sizeof(float);
-		if (smem > 48 * 1024 &&
-		    cudaFuncSetAttribute(layernorm_backward_kernel<bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-					 (int)smem) != cudaSuccess)
+		if (smem > 48 * 1024 && cudaFuncSetAttribute(layernorm_backward_kernel<T>,
+							     cudaFuncAttributeMaxDynamicSharedMemorySize,
+							     (int)smem) != cudaSuccess)
 			return -1;
-		layernorm_backward_kernel<bf16><<<blocks, LNB_WARPS * 32, smem, s>>>(
-			(bf16 *)dinp, scratch, (const bf16 *)dout, (const bf16 *)inp, (const bf16 *)w, mean, rstd, N, C);
-		colsum_finish_kernel<<<finish_blocks(2 * C), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
-		return ck_status();
-	}
-	cudaStream_t s = ck_stream(stream);
-	/* enough warps in flight to hide the loads, within the scratch (2C per block) */
-	int blocks = min(min((N + LNV_WARPS - 1) / LNV_WARPS, 2 * chunks_of(N)), 132 * 8);
-	bf16 *dx = (bf16 *)dinp;
-	const bf16 *d = (const bf16 *)dout, *x = (const bf16 *)inp, *wb = (const bf16 *)w;
-	switch (nch) {
-	case 1: ln_bwd_vec_launch<1>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
-	case 2: ln_bwd_vec_launch<2>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
-	case 3: ln_bwd_vec_launch<3>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
-	case 4: ln_bwd_vec_launch<4>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
-	case 5: ln_bwd_vec_launch<5>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
-	default: ln_bwd_vec_launch<6>(blocks, dx, scratch, d, x, wb, mean, rstd, N, s); break;
+		layernorm_backward_kernel<T><<<blocks, LNB_WARPS * 32, smem, s>>>(
+			(T *)dinp, scratch, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd, N, C);
 	}
 	colsum_finish_kernel<<<finish_blocks(2 * C), 256, 0, s>>>(dw, db, scratch, blocks, 2 * C, C);
 	return ck_status();
@@ -444,27 +396,13 @@ template <typename T>
 static int bias_bwd(float *dbias, float *scratch, const void *dout, int N, int OC, void *stream)
 {
 	cudaStream_t s = ck_stream(stream);
-	dim3 grid(ck_blocks((size_t)OC, 32), (unsigned)chunks_of(N));
-	colsum_partial_kernel<T, false><<<grid, dim3(32, 8), 0, s>>>(scratch, (const T *)dout, NULL, NULL, NULL, N,
-								     OC);
-	colsum_finish_kernel<<<finish_blocks(OC), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
-	return ck_status();
-}
-
-template <>
-int bias_bwd<bf16>(float *dbias, float *scratch, const void *dout, int N, int OC, void *stream)
-{
-	if (OC % 8 != 0 || (uintptr_t)dout % 16 != 0) {
-		cudaStream_t s = ck_stream(stream);
+	if (sizeof(T) == 2 && OC % 8 == 0 && (uintptr_t)dout % 16 == 0) {
+		dim3 grid((unsigned)((OC + 255) / 256), (unsigned)chunks_of(N));
+		colsum_partial_vec_kernel<<<grid, dim3(32, 8), 0, s>>>(scratch, (const bf16 *)dout, N, OC);
+	} else {
 		dim3 grid(ck_blocks((size_t)OC, 32), (unsigned)chunks_of(N));
-		colsum_partial_kernel<bf16, false><<<grid, dim3(32, 8), 0, s>>>(scratch, (const bf16 *)dout, NULL, NULL,
-										 NULL, N, OC);
-		colsum_finish_kernel<<<finish_blocks(OC), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
-		return ck_status();
+		colsum_partial_kernel<T><<<grid, dim3(32, 8), 0, s>>>(scratch, (const T *)dout, N, OC);
 	}
-	cudaStream_t s = ck_stream(stream);
-	dim3 grid((unsigned)((OC + 255) / 256), (unsigned)chunks_of(N));
-	colsum_partial_vec_kernel<<<grid, dim3(32, 8), 0, s>>>(scratch, (const bf16 *)dout, N, OC);
 	colsum_finish_kernel<<<finish_blocks(OC), 256, 0, s>>>(dbias, NULL, scratch, chunks_of(N), OC, OC);
 	return ck_status();
 }

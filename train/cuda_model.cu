@@ -496,31 +496,25 @@ static void backward(CudaModel *cm, int B, int T, int nbuckets, int accumulate)
 	K(ck_encoder_backward_wpe(t, G(cm, WPE, 0, 0), cm->dres, B, T, C, s));
 }
 
-/* Wait for the stream and read scalar k; NaN once broken. */
-static float read_scalar(CudaModel *cm, int k)
+/* Wait for the stream with scalars[first .. first + n) copied to the same
+ * places of h_scalars; -1 once broken. */
+static int wait_scalars(CudaModel *cm, int first, int n)
 {
 	if (cm->broken)
-		return NAN;
-	CU(cudaMemcpyAsync(cm->h_scalars, cm->scalars + k, sizeof(float), cudaMemcpyDeviceToHost, cm->stream));
+		return -1;
+	CU(cudaMemcpyAsync(cm->h_scalars + first, cm->scalars + first, n * sizeof(float), cudaMemcpyDeviceToHost,
+			   cm->stream));
 	CU(cudaStreamSynchronize(cm->stream));
 	cudaError_t ce = cudaGetLastError();
 	if (ce != cudaSuccess)
 		fail(cm, "%s", cudaGetErrorString(ce));
 	prof_flush(cm);
-	return cm->broken ? NAN : cm->h_scalars[0];
+	return cm->broken ? -1 : 0;
 }
 
-extern "C" float cuda_model_step(CudaModel *cm, const int *inputs, const int *targets, float grad_scale,
-				 int accumulate)
+static float read_scalar(CudaModel *cm, int k)
 {
-	if (cm->broken)
-		return NAN;
-	int nb = upload_batch(cm, inputs, targets, cm->B * cm->T, 1);
-	if (nb < 0)
-		return NAN;
-	forward(cm, cm->B, cm->T, 1, grad_scale, 1);
-	backward(cm, cm->B, cm->T, nb, accumulate);
-	return read_scalar(cm, 0);
+	return wait_scalars(cm, k, 1) ? NAN : cm->h_scalars[k];
 }
 
 /* The training loop's path: no waiting until cuda_model_finish.  The mean
@@ -538,32 +532,38 @@ extern "C" void cuda_model_step_async(CudaModel *cm, const int *inputs, const in
 	K(ck_scalar_add(cm->scalars + 2, cm->scalars, accumulate, cm->stream));
 }
 
-extern "C" void cuda_model_update_clip(CudaModel *cm, float lr, float beta1, float beta2, float eps,
-				       float weight_decay, float clip, int t)
+extern "C" float cuda_model_step(CudaModel *cm, const int *inputs, const int *targets, float grad_scale,
+				 int accumulate)
 {
-	K(ck_norm(cm->scalars + 1, cm->normscratch, cm->grads, cm->np, cm->stream));
+	cuda_model_step_async(cm, inputs, targets, grad_scale, accumulate);
+	return read_scalar(cm, 0);
+}
+
+/* AdamW over every tensor: the gradients scaled by grad_mult, or with norm
+ * by the clip factor taken on the device (ck_adamw). */
+static void adamw_all(CudaModel *cm, float lr, float beta1, float beta2, float eps, float weight_decay,
+		      float grad_mult, const float *norm, float clip, int t)
+{
 	for (int i = 0; i < GPT2_NUM_PARAM_TENSORS && !cm->broken; i++) {
 		size_t o = cm->offs[i];
 		float wd = gpt2_param_decays(i) ? weight_decay : 0.0f;
 		void *px = cm->t == CK_BF16 ? (char *)cm->px + o * 2 : NULL;
-		K(ck_adamw_clip(cm->master + o, px, cm->grads + o, cm->m + o, cm->v + o, cm->sizes[i], o, lr, beta1,
-				beta2, eps, wd, cm->scalars + 1, clip, t, cm->stream));
+		K(ck_adamw(cm->master + o, px, cm->grads + o, cm->m + o, cm->v + o, cm->sizes[i], o, lr, beta1, beta2,
+			   eps, wd, grad_mult, norm, clip, t, cm->stream));
 	}
+}
+
+extern "C" void cuda_model_update_clip(CudaModel *cm, float lr, float beta1, float beta2, float eps,
+				       float weight_decay, float clip, int t)
+{
+	K(ck_norm(cm->scalars + 1, cm->normscratch, cm->grads, cm->np, cm->stream));
+	adamw_all(cm, lr, beta1, beta2, eps, weight_decay, 1.0f, cm->scalars + 1, clip, t);
 }
 
 extern "C" int cuda_model_finish(CudaModel *cm, float *loss_sum, float *norm)
 {
 	*loss_sum = *norm = NAN;
-	if (cm->broken)
-		return -1;
-	CU(cudaMemcpyAsync(cm->h_scalars + 1, cm->scalars + 1, 2 * sizeof(float), cudaMemcpyDeviceToHost,
-			   cm->stream));
-	CU(cudaStreamSynchronize(cm->stream));
-	cudaError_t ce = cudaGetLastError();
-	if (ce != cudaSuccess)
-		fail(cm, "%s", cudaGetErrorString(ce));
-	prof_flush(cm);
-	if (cm->broken)
+	if (wait_scalars(cm, 1, 2))
 		return -1;
 	*norm = cm->h_scalars[1];
 	*loss_sum = cm->h_scalars[2];
@@ -591,13 +591,7 @@ extern "C" float cuda_model_grad_norm(CudaModel *cm)
 extern "C" int cuda_model_update(CudaModel *cm, float lr, float beta1, float beta2, float eps, float weight_decay,
 				 float grad_mult, int t)
 {
-	for (int i = 0; i < GPT2_NUM_PARAM_TENSORS && !cm->broken; i++) {
-		size_t o = cm->offs[i];
-		float wd = gpt2_param_decays(i) ? weight_decay : 0.0f;
-		void *px = cm->t == CK_BF16 ? (char *)cm->px + o * 2 : NULL;
-		K(ck_adamw(cm->master + o, px, cm->grads + o, cm->m + o, cm->v + o, cm->sizes[i], o, lr, beta1, beta2,
-			   eps, wd, grad_mult, t, cm->stream));
-	}
+	adamw_all(cm, lr, beta1, beta2, eps, weight_decay, grad_mult, NULL, 0.0f, t);
 	return cm->broken ? -1 : 0;
 }
 

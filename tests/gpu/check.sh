@@ -30,10 +30,9 @@
 #             that fits: tokens/s, ms/step (median of steps 3..), MFU, peak
 #             GPU memory (nvidia-smi, sampled every 0.2 s)
 #   bench-cc  the same with GPTKIT_CUDA_ATTN=cuda-core (only with GPTKIT_CHECK_CC=1)
-#   prof-*    where a step's time goes: 4 steps at the bench's B with
+#   prof      where a step's time goes: 4 steps at the bench's B with
 #             GPTKIT_CUDA_PROFILE=1, the top call sites (information; the
-#             whole table in profile-*.log).  GPTKIT_CHECK_PROFILES="occlow"
-#             adds a profile with that variant (see the case below)
+#             whole table in profile.log)
 #   sample-bench  gpt-sample decode tokens/s on the GPU at batch 1, on the
 #             d12 checkpoint the bench wrote (fp32 and bf16; information)
 # Goals (issue 7): >= 500,000 tokens/s on one H100 at d12 T=1024, and
@@ -297,16 +296,11 @@ fi
 # ---- where a d12 step's time goes: every launch timed with CUDA events
 # (GPTKIT_CUDA_PROFILE=1; 3 steps; the totals per call site, largest first)
 if [ -n "$BB" ] && [ $(( $(date +%s) - START )) -lt 420 ]; then
-	for tag in default ${GPTKIT_CHECK_PROFILES:-}; do
-		a=
-		case $tag in occlow) a=GPTKIT_CUDA_ATTN_OCC=low ;; cereg) a=GPTKIT_CUDA_CE=reg ;; esac
-		rm -rf "$W/prof"
-		timeout 90 env GPTKIT_CUDA_PROFILE=1 $a "$BIN/gpt-train" -o "$W/prof" -m d12 -t 1024 \
-			-b "$BB" --steps 4 --keep 0 -q --device cuda "$W/data.tok" >"$OUT/profile-$tag.log" 2>&1
-		top=$(awk '$3 ~ /%$/ && $1 + 0 > 0' "$OUT/profile-$tag.log" | sort -rn | head -3 |
-			awk '{ printf "%s %s; ", $3, $4 }')
-		record "prof-$tag" INFO "top call sites: $top"
-	done
+	rm -rf "$W/prof"
+	timeout 90 env GPTKIT_CUDA_PROFILE=1 "$BIN/gpt-train" -o "$W/prof" -m d12 -t 1024 \
+		-b "$BB" --steps 4 --keep 0 -q --device cuda "$W/data.tok" >"$OUT/profile.log" 2>&1
+	top=$(awk '$3 ~ /%$/ && $1 + 0 > 0' "$OUT/profile.log" | sort -rn | head -3 | awk '{ printf "%s %s; ", $3, $4 }')
+	record prof INFO "top call sites: $top"
 fi
 
 # ---- gpt-sample on the GPU: d12 (124M) decode speed, batch 1

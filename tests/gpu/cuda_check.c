@@ -392,7 +392,7 @@ static void check_adamw(CkType t)
 	float *d_p = up(F, p, n), *d_g = up(F, gr, n), *d_m = up(F, m, n), *d_v = up(F, v, n);
 	void *d_px = t == CK_BF16 ? ck_malloc(n * 2) : NULL;
 	adamw_update(p, gr, m, v, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 7);
-	if (ck_adamw(d_p, d_px, d_g, d_m, d_v, n, 12345, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 7, NULL))
+	if (ck_adamw(d_p, d_px, d_g, d_m, d_v, n, 12345, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, NULL, 0.0f, 7, NULL))
 		die_cuda("adamw");
 	float *g = down(F, d_p, n);
 	check_rel("adamw_params", t, g, p, n, 1e-6);
