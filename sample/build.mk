@@ -1,5 +1,5 @@
 # sample/: the inference engine, samplers, Hugging Face interop, gpt-sample, gpt-convert.
-LIB_SRCS += sample/safetensors.c sample/hf.c sample/kernels.c sample/engine.c sample/sampler.c
+LIB_SRCS += sample/safetensors.c sample/hf.c sample/kernels.c sample/attend.c sample/engine.c sample/sampler.c
 PROGRAMS += gpt-sample gpt-convert
 PROG_gpt-sample := sample/gpt-sample.c
 PROG_gpt-convert := sample/gpt-convert.c

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "attend.h"
 #include "hf.h"
 #include "layers.h"
 #include "vmath.h"
@@ -346,6 +347,9 @@ static void attend_head(Engine *s, int l, int i, int h, float *att)
 	const float *kc = s->kcache + kv_at(c, l, h, 0), *vc = s->vcache + kv_at(c, l, h, 0);
 	const float *q = s->qkv + (size_t)i * 3 * C + h * hs;
 	float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY;
+	if (kern_attend_f32(s->kern, s->atty + (size_t)i * C + h * hs, q, kc, vc, p + 1, hs, scale))
+		return;
+	/* the portable way, in three passes */
 	for (int t = 0; t < PFT && t <= p; t++)
 		for (int j = 0; j < hs; j += 16) {
 			__builtin_prefetch(kc + (size_t)t * hs + j);

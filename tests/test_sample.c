@@ -4,10 +4,13 @@
  *   logits at every position within 1e-4 relative, 64 greedy tokens identical;
  * - the KV-cache path (one token at a time) equals the batched pass and the
  *   full recomputation of train/'s gpt2_forward;
+ * - the one-pass decode attention against softmax-then-sum in double, over
+ *   lengths around its 16-position blocks and scores whose maximum grows;
  * - bf16 weights: every kernel (portable, AVX-512F, AVX-512 BF16) agrees with
  *   a plain reference, and the model stays close to fp32;
  * - samplers: greedy, top-k, top-p, min-p, repetition penalty, seeds, and the
  *   frequencies of sampling at temperature 1. */
+#include "attend.h"
 #include "engine.h"
 #include "gpt2.h"
 #include "hf.h"
@@ -385,6 +388,89 @@ static void test_samplers(void)
 	CHECK(memcmp(a, c2, sizeof a) != 0, "another seed, other tokens");
 }
 
+/* kern_attend_f32 against softmax(scale K q) V in double. */
+static void test_attend(void)
+{
+	KernelLevel k = kern_detect();
+	if (k < KERN_AVX512F) {
+		printf("skip attend: no AVX-512 on this CPU (the engine's portable loop is tested through the model)\n");
+		return;
+	}
+	static const int lens[] = { 1, 2, 15, 16, 17, 31, 33, 100, 1024 };
+	static const int sizes[] = { 64, 128 };
+	for (int si = 0; si < 2; si++) {
+		int hs = sizes[si];
+		double worst = 0, fworst = 0;
+		int all_done = 1;
+		for (int li = 0; li < (int)(sizeof lens / sizeof lens[0]); li++) {
+			int n = lens[li];
+			float *K = malloc((size_t)n * hs * sizeof(float)), *V = malloc((size_t)n * hs * sizeof(float));
+			float q[128], out[128];
+			double *sc = malloc((size_t)n * sizeof(double));
+			unsigned r = 12345u + (unsigned)n;
+			for (int i = 0; i < n * hs; i++) {
+				r = r * 1664525u + 1013904223u;
+				K[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 4.0f;
+				r = r * 1664525u + 1013904223u;
+				V[i] = (float)(r >> 8) / 16777216.0f - 0.5f;
+			}
+			/* later positions score higher, so the running maximum grows
+			 * block after block and what came before is rescaled */
+			for (int t = 0; t < n; t++)
+				K[(size_t)t * hs] += 0.05f * (float)t;
+			for (int j = 0; j < hs; j++)
+				q[j] = j == 0 ? 3.0f : 0.25f * (float)((j % 5) - 2);
+			float scale = 1.0f / sqrtf((float)hs);
+			int done = kern_attend_f32(k, out, q, K, V, n, hs, scale);
+			double mx = -1e300, sum = 0;
+			for (int t = 0; t < n; t++) {
+				double d = 0;
+				for (int j = 0; j < hs; j++)
+					d += (double)q[j] * K[(size_t)t * hs + j];
+				sc[t] = d * scale;
+				mx = sc[t] > mx ? sc[t] : mx;
+			}
+			for (int t = 0; t < n; t++)
+				sum += (sc[t] = exp(sc[t] - mx));
+			/* the same in float, three passes: the error to expect of fp32 */
+			float fmx = -INFINITY, fsum = 0, *fs = malloc((size_t)n * sizeof(float));
+			for (int t = 0; t < n; t++) {
+				float d = 0;
+				for (int j = 0; j < hs; j++)
+					d += q[j] * K[(size_t)t * hs + j];
+				fs[t] = d * scale;
+				fmx = fs[t] > fmx ? fs[t] : fmx;
+			}
+			for (int t = 0; t < n; t++)
+				fsum += (fs[t] = expf(fs[t] - fmx));
+			for (int j = 0; j < hs && done; j++) {
+				double o = 0;
+				float fo = 0;
+				for (int t = 0; t < n; t++) {
+					o += sc[t] / sum * V[(size_t)t * hs + j];
+					fo += fs[t] / fsum * V[(size_t)t * hs + j];
+				}
+				double err = fabs(out[j] - o) / (fabs(o) + 1e-3), ferr = fabs(fo - o) / (fabs(o) + 1e-3);
+				worst = err > worst ? err : worst;
+				fworst = ferr > fworst ? ferr : fworst;
+			}
+			free(fs);
+			all_done &= done;
+			free(K), free(V), free(sc);
+		}
+		printf("# one-pass attention, head size %d: worst relative difference %.3g (float in three passes: %.3g)\n", hs, worst, fworst);
+		char name[128];
+		snprintf(name, sizeof name, "attend: head size %d has an AVX-512 kernel", hs);
+		CHECK(all_done, name);
+		/* large scores (up to ~20) cost fp32 digits in any order of sums */
+		snprintf(name, sizeof name,
+			 "attend: one pass within 1e-4 of softmax then sum in double, and no further than float in three passes (head size %d)", hs);
+		CHECK(worst < 1e-4 && worst <= fworst, name);
+	}
+	float q[32] = { 0 }, o[32];
+	CHECK(!kern_attend_f32(k, o, q, q, q, 1, 32, 1.0f), "attend: other head sizes are left to the caller");
+}
+
 int main(void)
 {
 	Golden g;
@@ -393,6 +479,7 @@ int main(void)
 		return 1;
 	}
 	test_kernels();
+	test_attend();
 	test_samplers();
 	test_against_transformers(&g);
 	free(g.seq), free(g.logits), free(g.prompt), free(g.gen), free(g.eval);
