@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,6 +95,37 @@ int io_read_all(const char *path, uint8_t **buf, size_t *len, Error *e)
 	return 0;
 }
 
+/* The temporary names of the atomic files now open, for io_unlink_temps. */
+#define MAX_TEMPS 16
+static _Atomic(char *) open_temps[MAX_TEMPS];
+
+static void temp_track(char *tmp)
+{
+	for (int i = 0; i < MAX_TEMPS; i++) {
+		char *none = NULL;
+		if (atomic_compare_exchange_strong(&open_temps[i], &none, tmp))
+			return;
+	}
+}
+
+static void temp_untrack(char *tmp)
+{
+	for (int i = 0; i < MAX_TEMPS; i++) {
+		char *want = tmp;
+		if (atomic_compare_exchange_strong(&open_temps[i], &want, NULL))
+			return;
+	}
+}
+
+void io_unlink_temps(void)
+{
+	for (int i = 0; i < MAX_TEMPS; i++) {
+		char *t = atomic_load(&open_temps[i]);
+		if (t)
+			unlink(t);
+	}
+}
+
 int atomic_open(AtomicFile *af, const char *path, Error *e)
 {
 	memset(af, 0, sizeof *af);
@@ -113,6 +145,7 @@ int atomic_open(AtomicFile *af, const char *path, Error *e)
 		return -1;
 	}
 	af->fp = fdopen(fd, "wb");
+	temp_track(af->tmp);
 	return 0;
 }
 
@@ -154,6 +187,7 @@ int atomic_commit(AtomicFile *af, Error *e)
 		atomic_abort(af);
 		return -1;
 	}
+	temp_untrack(af->tmp);
 	io_fsync_parent(af->path, e);
 	free(af->tmp);
 	free(af->path);
@@ -168,8 +202,10 @@ void atomic_abort(AtomicFile *af)
 	if (af->fp)
 		fclose(af->fp);
 	af->fp = NULL;
-	if (af->tmp)
+	if (af->tmp) {
+		temp_untrack(af->tmp);
 		unlink(af->tmp);
+	}
 	free(af->tmp);
 	free(af->path);
 	af->tmp = af->path = NULL;

@@ -1,6 +1,7 @@
 
 #include "stream.h"
 #include "io.h"
+#include "mapguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,6 +184,7 @@ static void try_map(TokenReader *r)
 	}
 	r->map = m;
 	r->map_len = (size_t)st.st_size;
+	mapguard_add(m, r->map_len, r->name);
 	r->buf = (uint8_t *)m + at;
 	r->len = (size_t)(st.st_size - at);
 	r->eof = 1;
@@ -388,10 +390,12 @@ void stream_close(TokenReader *r)
 {
 	if (r->own_fd)
 		close(r->fd);
-	if (r->map)
+	if (r->map) {
+		mapguard_remove(r->map);
 		munmap(r->map, r->map_len);
-	else
+	} else {
 		free(r->buf);
+	}
 	free(r->name);
 	memset(r, 0, sizeof *r);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "mapguard.h"
 
 static const char *const dtype_names[ST_NUM_DTYPES] = {
 	"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL",
@@ -211,11 +212,14 @@ int st_open(SafeTensors *st, const char *path, Error *e)
 			close(fd);
 			return err_errno(e, "%s: mmap", path);
 		}
+		mapguard_add(map, len, path);
 	}
 	close(fd);
 	if (st_parse(st, map ? map : (const uint8_t *)"", len, path, e)) {
-		if (map)
+		if (map) {
+			mapguard_remove(map);
 			munmap(map, len);
+		}
 		return -1;
 	}
 	st->map = map;
@@ -226,8 +230,10 @@ int st_open(SafeTensors *st, const char *path, Error *e)
 void st_close(SafeTensors *st)
 {
 	free_tensors(st);
-	if (st->map)
+	if (st->map) {
+		mapguard_remove(st->map);
 		munmap(st->map, st->map_len);
+	}
 	st->map = NULL;
 }
 

@@ -51,6 +51,22 @@ for f in big bigu; do
 	printf '\220\320\003\000' | dd of="$T/bad.tok" bs=1 seek=$((sz - 8)) conv=notrunc 2>/dev/null
 	check_fails "mapped-out-of-vocab-$f" 1 "token 250000 at offset $((sz - 8)) is outside" tok-decode "$T/bad.tok"
 done
+# a mapped file that shrinks while being read (rewritten by another
+# program): one line naming it and the offset, status 1, not a SIGBUS
+cp "$T/big.tok" "$T/shrink.tok"
+mkfifo "$T/shrink.fifo"
+tok-decode "$T/shrink.tok" >"$T/shrink.fifo" 2>"$T/err" &
+pid=$!
+exec 3<"$T/shrink.fifo" # tok-decode writes until the pipe is full, then waits
+sleep 0.5
+truncate -s 2048 "$T/shrink.tok"
+cat <&3 >/dev/null
+exec 3<&-
+wait $pid
+rc=$?
+if [ $rc = 1 ] && grep -q "^tok-decode: $T/shrink.tok: offset [0-9]*: file shrank while mapped\$" "$T/err" &&
+	[ "$(wc -l <"$T/err")" = 1 ]; then ok mapped-file-shrinks
+else fail mapped-file-shrinks "status $rc, stderr: $(cat "$T/err")"; fi
 check_fails gap-token 1 "token 100261 names no token in cl100k_base" \
 	sh -c 'echo "1 100261" | tok-decode -e cl100k_base --format text'
 

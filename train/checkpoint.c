@@ -1,6 +1,7 @@
 /* llm.c model checkpoints: see checkpoint.h and gpt-checkpoint(5). */
 #include "checkpoint.h"
 #include "io.h"
+#include "mapguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,10 +213,12 @@ int ckpt_map(CkptMap *m, const char *path, Error *e)
 	close(fd);
 	if (map == MAP_FAILED)
 		return err_errno(e, "%s: mmap", path);
+	mapguard_add(map, st.st_size, path);
 	int32_t h[CKPT_HEADER_INTS];
 	memcpy(h, map, sizeof h);
 	if (ckpt_parse_header(h, &m->config, &m->version, path, e) ||
 	    check_size(&m->config, m->version, (uint64_t)st.st_size, path, e)) {
+		mapguard_remove(map);
 		munmap(map, st.st_size);
 		return -1;
 	}
@@ -231,8 +234,10 @@ int ckpt_map(CkptMap *m, const char *path, Error *e)
 
 void ckpt_unmap(CkptMap *m)
 {
-	if (m->map)
+	if (m->map) {
+		mapguard_remove(m->map);
 		munmap(m->map, m->map_len);
+	}
 	memset(m, 0, sizeof *m);
 }
 
