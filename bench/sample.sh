@@ -20,22 +20,10 @@ trap - EXIT
 have_torch=1
 venv torch transformers safetensors numpy || have_torch=0
 
-# --- the model: GPT-2 124M shapes, random weights (transformers' init when
-# torch is there, else gpt-train's initialisation with --steps 0)
-if [ ! -f "$W/m.bin" ]; then
-	if [ $have_torch = 1 ]; then
-		$PY - "$W/hf" <<'EOF' || exit 1
-import sys, torch
-from transformers import GPT2Config, GPT2LMHeadModel
-torch.manual_seed(0)
-GPT2LMHeadModel(GPT2Config()).save_pretrained(sys.argv[1])
-EOF
-		"$BIN/gpt-convert" -q "$W/hf" "$W/m.bin" || exit 1
-	else
-		echo "no torch: transformers' side skipped" >&2
-		exit 1
-	fi
-fi
+# --- the model: GPT-2 124M shapes, random weights (transformers' init)
+[ $have_torch = 1 ] || { echo "no torch: transformers' side skipped" >&2; exit 1; }
+. "$TOP/bench/gpt2_model.sh"
+gpt2_model "$W" || exit 1
 [ -f "$W/m5.bin" ] || "$BIN/gpt-convert" -q -d bf16 "$W/hf" "$W/m5.bin" || exit 1
 python3 - "$W/prompt.tok" <<'EOF'
 import random, struct, sys

@@ -73,6 +73,18 @@ int main(void)
 			for (int s = t + 1; s < T; s++)
 				causal &= att1[((size_t)bh * T + t) * T + s] == 0.0f;
 	CHECK(causal, "attention is causal");
+	{
+		/* rows in blocks (the last one partial) over only the keys each block sees */
+		int B2 = 1, T2 = 300;
+		float *q2 = rnd((size_t)B2 * T2 * 3 * C, &r, 1);
+		float *o1 = malloc((size_t)B2 * T2 * C * 4), *o2 = malloc((size_t)B2 * T2 * C * 4);
+		float *t1 = malloc((size_t)B2 * NH * T2 * T2 * 4), *t2 = malloc((size_t)B2 * NH * T2 * T2 * 4);
+		attention_forward(o1, t1, q2, B2, T2, C, NH);
+		attention_forward_ref(o2, t2, q2, B2, T2, C, NH);
+		CHECK(rel(o1, o2, (size_t)B2 * T2 * C) < 1e-6 && rel(t1, t2, (size_t)B2 * NH * T2 * T2) < 1e-6,
+		      "attention_forward = reference at T = 300 (blocks of rows)");
+		free(q2), free(o1), free(o2), free(t1), free(t2);
+	}
 	float *da = rnd(BT * C, &r, 1);
 	float *dq1 = rnd(BT * 3 * C, &r, 1), *dq2 = copy(dq1, BT * 3 * C);
 	float *datt = malloc((size_t)B * NH * T * T * 4);

@@ -294,50 +294,56 @@ void attention_forward_ref(float *out, float *att, const float *inp, int B, int 
 			}
 }
 
+/* Causal softmax of one row of scores in place: a[0..t] normalised, a[t+1..T) zero. */
+static void causal_softmax_row(float *a, int t, int T)
+{
+	float maxv = -INFINITY;
+	#pragma omp simd reduction(max:maxv)
+	for (int s = 0; s <= t; s++)
+		maxv = a[s] > maxv ? a[s] : maxv;
+	float sum = 0.0f;
+	#pragma omp simd reduction(+:sum)
+	for (int s = 0; s <= t; s++) {
+		a[s] = vexp(a[s] - maxv);
+		sum += a[s];
+	}
+	float inv = 1.0f / sum;
+	#pragma omp simd
+	for (int s = 0; s <= t; s++)
+		a[s] *= inv;
+	if (t + 1 < T)
+		memset(a + t + 1, 0, (size_t)(T - 1 - t) * sizeof(float));
+}
+
+/* Rows of queries per task: a (b, h) pair's rows are cut into blocks so
+ * that both threads have work at B = 1, and each block multiplies only the
+ * keys it can see (the rows before its last) instead of all T. */
+#define ATT_ROWS 128
+
+/* Per (b, h, block of rows): scores = scale Q K^T and out = att V as two
+ * BLAS products over the visible keys, the causal softmax between them.  A
+ * loop per (t, s) pair ran at a tenth of the speed: at T = 1024 it took
+ * half of gpt-eval's time. */
 void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH)
 {
-	int hs = C / NH, C3 = 3 * C;
+	int hs = C / NH, C3 = 3 * C, nblk = (T + ATT_ROWS - 1) / ATT_ROWS;
 	float scale = 1.0f / sqrtf((float)hs);
-	#pragma omp parallel for collapse(3) schedule(static)
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++)
-			for (int t = 0; t < T; t++) {
-				const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
-				float *a = att + (((size_t)b * NH + h) * T + t) * T;
-				float maxv = -INFINITY;
-				for (int s = 0; s <= t; s++) {
-					const float *k = inp + ((size_t)b * T + s) * C3 + C + h * hs;
-					float v = 0.0f;
-					#pragma omp simd reduction(+:v)
-					for (int i = 0; i < hs; i++)
-						v += q[i] * k[i];
-					v *= scale;
-					a[s] = v;
-					maxv = v > maxv ? v : maxv;
-				}
-				float sum = 0.0f;
-				#pragma omp simd reduction(+:sum)
-				for (int s = 0; s <= t; s++) {
-					a[s] = vexp(a[s] - maxv);
-					sum += a[s];
-				}
-				float inv = 1.0f / sum;
-				#pragma omp simd
-				for (int s = 0; s <= t; s++)
-					a[s] *= inv;
-				for (int s = t + 1; s < T; s++)
-					a[s] = 0.0f;
-				float *o = out + ((size_t)b * T + t) * C + h * hs;
-				for (int i = 0; i < hs; i++)
-					o[i] = 0.0f;
-				for (int s = 0; s <= t; s++) {
-					const float *v = inp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
-					float p = a[s];
-					#pragma omp simd
-					for (int i = 0; i < hs; i++)
-						o[i] += p * v[i];
-				}
-			}
+	/* the largest blocks (the last rows see the most keys) first */
+	#pragma omp parallel for schedule(dynamic, 1)
+	for (int task = 0; task < B * NH * nblk; task++) {
+		int blk = nblk - 1 - task % nblk, bh = task / nblk, b = bh / NH, h = bh % NH;
+		int r0 = blk * ATT_ROWS, r1 = r0 + ATT_ROWS < T ? r0 + ATT_ROWS : T, n = r1 - r0;
+		const float *q = inp + ((size_t)b * T + r0) * C3 + h * hs;
+		const float *k = inp + (size_t)b * T * C3 + C + h * hs;
+		const float *v = inp + (size_t)b * T * C3 + 2 * C + h * hs;
+		float *a = att + (((size_t)b * NH + h) * T + r0) * T;
+		/* rows r0..r1-1 see keys 0..r1-1 */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, r1, hs, scale, q, C3, k, C3, 0.0f, a, T);
+		for (int i = 0; i < n; i++)
+			causal_softmax_row(a + (size_t)i * T, r0 + i, T);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, r1, 1.0f, a, T, v, C3, 0.0f,
+			    out + ((size_t)b * T + r0) * C + h * hs, C);
+	}
 }
 
 void attention_backward_ref(float *dinp, float *datt, const float *dout, const float *inp,
