@@ -53,7 +53,8 @@ int ck_layernorm_forward(CkType t, void *out, float *mean, float *rstd, void *re
 			 const void *a, const void *b, const void *weight, const void *bias,
 			 int N, int C, void *stream);
 /* dinp += LayerNorm'(dout); dweight += , dbias += (float).  scratch holds
- * ck_colsum_scratch(N, 2 * C) floats. */
+ * ck_colsum_scratch(N, 4 * C) floats (the bf16 vector kernel writes 2C
+ * per block, in up to two blocks per chunk of rows). */
 int ck_layernorm_backward(CkType t, void *dinp, float *dweight, float *dbias, float *scratch,
 			  const void *dout, const void *inp, const void *weight, const float *mean,
 			  const float *rstd, int N, int C, void *stream);

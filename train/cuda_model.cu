@@ -31,7 +31,7 @@ typedef struct {
 	double ms[PROF_SITES];
 	long calls[PROF_SITES];
 	int nsites;
-	int flushes; /* the first (the end of the first step: kernel loading, algorithm choice) is dropped */
+	int warm; /* the first step has ended: launches before (kernel loading, algorithm choice) are dropped */
 	double total;
 } Prof;
 
@@ -70,7 +70,7 @@ struct CudaModel {
 	char err[320];
 };
 
-static void prof_flush(CudaModel *cm);
+static void prof_flush(CudaModel *cm, int step_end);
 
 static void prof_mark(CudaModel *cm, const char *site)
 {
@@ -79,21 +79,24 @@ static void prof_mark(CudaModel *cm, const char *site)
 		return;
 	if (p->n == PROF_EVENTS) { /* full: wait and fold in what is there */
 		cudaStreamSynchronize(cm->stream);
-		prof_flush(cm);
+		prof_flush(cm, 0);
 	}
 	p->site[p->n] = site;
 	cudaEventRecord(p->ev[p->n++], cm->stream);
 }
 
-/* Fold the recorded launches into the totals; the stream must be idle. */
-static void prof_flush(CudaModel *cm)
+/* Fold the recorded launches into the totals; the stream must be idle.
+ * step_end: the flush at the end of a step (a step's launches can also
+ * fill the events mid-step, with gradient accumulation). */
+static void prof_flush(CudaModel *cm, int step_end)
 {
 	Prof *p = cm->prof;
 	if (!p || p->n == 0)
 		return;
 	cudaEventRecord(p->ev[p->n], cm->stream);
 	cudaEventSynchronize(p->ev[p->n]);
-	if (p->flushes++ < 1) {
+	if (!p->warm) {
+		p->warm = step_end;
 		p->n = 0;
 		return;
 	}
@@ -316,7 +319,7 @@ extern "C" void cuda_model_close(CudaModel *cm)
 	if (cm->stream)
 		cudaStreamSynchronize(cm->stream);
 	if (cm->prof) {
-		prof_flush(cm);
+		prof_flush(cm, 0);
 		prof_report(cm);
 		for (int i = 0; i <= PROF_EVENTS; i++)
 			if (cm->prof->ev[i])
@@ -508,7 +511,7 @@ static int wait_scalars(CudaModel *cm, int first, int n)
 	cudaError_t ce = cudaGetLastError();
 	if (ce != cudaSuccess)
 		fail(cm, "%s", cudaGetErrorString(ce));
-	prof_flush(cm);
+	prof_flush(cm, 1);
 	return cm->broken ? -1 : 0;
 }
 
@@ -629,7 +632,7 @@ static const float *to_host(CudaModel *cm, float **buf, const float *src)
 	}
 	CU(cudaMemcpyAsync(*buf, src, cm->np * sizeof(float), cudaMemcpyDeviceToHost, cm->stream));
 	CU(cudaStreamSynchronize(cm->stream));
-	prof_flush(cm); /* before the checkpoint is written: that time is not the stream's */
+	prof_flush(cm, 0); /* before the checkpoint is written: that time is not the stream's */
 	return cm->broken ? NULL : *buf;
 }
 

@@ -213,7 +213,7 @@ static void check_layernorm(CkType t, int N, int C)
 	/* backward, accumulating into random gradients; the GPU uses its own mean/rstd (checked above) */
 	float *dout = randn(n, 1, t), *dinp = randn(n, 1, t), *dw = randn(C, 1, CK_F32), *db = randn(C, 1, CK_F32);
 	void *d_dout = up(t, dout, n), *d_dinp = up(t, dinp, n);
-	float *d_dw = up(F, dw, C), *d_db = up(F, db, C), *scratch = ck_malloc(ck_colsum_scratch(N, 2 * C) * 4);
+	float *d_dw = up(F, dw, C), *d_db = up(F, db, C), *scratch = ck_malloc(ck_colsum_scratch(N, 4 * C) * 4);
 	layernorm_backward(dinp, dw, db, dout, resid, w, mean, rstd, N, 1, C);
 	if (ck_layernorm_backward(t, d_dinp, d_dw, d_db, scratch, d_dout, d_res, d_w, d_mean, d_rstd, N, C, NULL))
 		die_cuda("layernorm_backward");
