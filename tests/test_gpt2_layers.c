@@ -83,6 +83,12 @@ int main(void)
 		attention_forward_ref(o2, t2, q2, B2, T2, C, NH);
 		CHECK(rel(o1, o2, (size_t)B2 * T2 * C) < 1e-6 && rel(t1, t2, (size_t)B2 * NH * T2 * T2) < 1e-6,
 		      "attention_forward = reference at T = 300 (blocks of rows)");
+		float *d2 = rnd((size_t)B2 * T2 * C, &r, 1), *g1 = rnd((size_t)B2 * T2 * 3 * C, &r, 1);
+		float *g2 = copy(g1, (size_t)B2 * T2 * 3 * C), *sc = malloc((size_t)B2 * NH * T2 * T2 * 4);
+		attention_backward(g1, sc, d2, q2, t1, B2, T2, C, NH);
+		attention_backward_ref(g2, sc, d2, q2, t2, B2, T2, C, NH);
+		CHECK(rel(g1, g2, (size_t)B2 * T2 * 3 * C) < 1e-5, "attention_backward = reference at T = 300 (adds into dq, dk, dv)");
+		free(d2), free(g1), free(g2), free(sc);
 		free(q2), free(o1), free(o2), free(t1), free(t2);
 	}
 	float *da = rnd(BT * C, &r, 1);

@@ -383,46 +383,51 @@ void attention_backward_ref(float *dinp, float *datt, const float *dout, const f
 			}
 }
 
+/* Per (b, h), blocks of rows in order, each over the keys it sees, as BLAS
+ * products (dO: the head's slice of dout; P: att):
+ *   dP = dO V^T;  dS = P * (dP - rowsum(P * dP)) * scale  (into datt);
+ *   dV += P^T dO;  dQ += dS K;  dK += dS^T Q.
+ * Threads split (b, h) pairs, so each writes only its own head's slices of
+ * dq, dk, dv, in a fixed order.  A loop per (t, s) pair took 30% of a
+ * T = 1024 training step. */
 void attention_backward(float *dinp, float *datt, const float *dout, const float *inp,
 			const float *att, int B, int T, int C, int NH)
 {
 	int hs = C / NH, C3 = 3 * C;
 	float scale = 1.0f / sqrtf((float)hs);
-	/* Threads split (batch, head) pairs: each writes only its own head's
-	 * slice of dq, dk, dv, in a fixed order. */
-	#pragma omp parallel for collapse(2) schedule(static)
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++)
-			for (int t = 0; t < T; t++) {
-				const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-				float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-				const float *d = dout + ((size_t)b * T + t) * C + h * hs;
-				const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
-				float *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
-				float dot = 0.0f;
-				for (int s = 0; s <= t; s++) {
-					const float *v = inp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
-					float *dv = dinp + ((size_t)b * T + s) * C3 + 2 * C + h * hs;
-					float g = 0.0f, p = a[s];
-					#pragma omp simd reduction(+:g)
-					for (int i = 0; i < hs; i++) {
-						g += d[i] * v[i];
-						dv[i] += p * d[i];
-					}
-					da[s] = g;
-					dot += g * p;
-				}
-				for (int s = 0; s <= t; s++) {
-					const float *k = inp + ((size_t)b * T + s) * C3 + C + h * hs;
-					float *dk = dinp + ((size_t)b * T + s) * C3 + C + h * hs;
-					float dpre = a[s] * (da[s] - dot) * scale;
-					#pragma omp simd
-					for (int i = 0; i < hs; i++) {
-						dq[i] += dpre * k[i];
-						dk[i] += dpre * q[i];
-					}
-				}
+	#pragma omp parallel for schedule(dynamic, 1)
+	for (int bh = 0; bh < B * NH; bh++) {
+		int b = bh / NH, h = bh % NH;
+		const float *q = inp + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+		float *dq = dinp + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+		const float *d = dout + (size_t)b * T * C + h * hs;
+		const float *P = att + (size_t)bh * T * T;
+		float *dS = datt + (size_t)bh * T * T;
+		for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
+			int r1 = r0 + ATT_ROWS < T ? r0 + ATT_ROWS : T, n = r1 - r0;
+			const float *Pb = P + (size_t)r0 * T, *db = d + (size_t)r0 * C;
+			float *dSb = dS + (size_t)r0 * T;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, r1, hs, 1.0f, db, C, v, C3, 0.0f, dSb, T);
+			for (int i = 0; i < n; i++) {
+				const float *a = Pb + (size_t)i * T;
+				float *g = dSb + (size_t)i * T, dot = 0.0f;
+				int t = r0 + i;
+				#pragma omp simd reduction(+:dot)
+				for (int s2 = 0; s2 <= t; s2++)
+					dot += a[s2] * g[s2];
+				#pragma omp simd
+				for (int s2 = 0; s2 <= t; s2++)
+					g[s2] = a[s2] * (g[s2] - dot) * scale;
+				for (int s2 = t + 1; s2 < r1; s2++)
+					g[s2] = 0.0f;
 			}
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, n, 1.0f, Pb, T, db, C, 1.0f, dv, C3);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, r1, 1.0f, dSb, T, k, C3, 1.0f,
+				    dq + (size_t)r0 * C3, C3);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, n, 1.0f, dSb, T, q + (size_t)r0 * C3, C3,
+				    1.0f, dk, C3);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------------ */
