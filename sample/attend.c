@@ -36,13 +36,25 @@ static inline __m512 exp16(__m512 x)
 	return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
 
-/* NV vectors of 16 make a head (hs = 16 NV); inlined per NV so that q and
- * the output are registers. */
+/* 16 keys or values from fp32, or from bf16 (the top halves of fp32s). */
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline))
-static inline void attend_avx512(float *out, const float *q, const float *K, const float *V, int n, float scale,
-				 const int NV)
+static inline __m512 load16(const void *p, const int bf)
+{
+	if (!bf)
+		return _mm512_loadu_ps(p);
+	__m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+/* NV vectors of 16 make a head (hs = 16 NV), BF says the cache is bf16;
+ * inlined per (NV, BF) so that q and the output are registers. */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline))
+static inline void attend_avx512(float *out, const float *q, const void *K, const void *V, int n, float scale,
+				 const int NV, const int BF)
 {
 	const int hs = 16 * NV;
+	const size_t row = (size_t)hs * (BF ? 2 : 4); /* bytes a position */
+	const char *Kb = K, *Vb = V;
 	__m512 qv[NV], o[NV];
 	for (int j = 0; j < NV; j++) {
 		qv[j] = _mm512_loadu_ps(q + 16 * j);
@@ -54,14 +66,14 @@ static inline void attend_avx512(float *out, const float *q, const float *K, con
 		__mmask16 live = (__mmask16)(nb == 16 ? 0xffff : (1u << nb) - 1);
 		float sc[16], pv[16];
 		for (int i = 0; i < nb; i++) {
-			const float *k = K + (size_t)(t0 + i) * hs;
-			for (int j = 0; j < hs; j += 16) {
-				_mm_prefetch((const char *)(k + 16 * hs + j), _MM_HINT_T0);
-				_mm_prefetch((const char *)(V + (size_t)(t0 + i + 16) * hs + j), _MM_HINT_T0);
+			const char *k = Kb + (size_t)(t0 + i) * row;
+			for (size_t j = 0; j < row; j += 64) {
+				_mm_prefetch(k + 16 * row + j, _MM_HINT_T0);
+				_mm_prefetch(Vb + (size_t)(t0 + i + 16) * row + j, _MM_HINT_T0);
 			}
-			__m512 a = _mm512_mul_ps(qv[0], _mm512_loadu_ps(k));
+			__m512 a = _mm512_mul_ps(qv[0], load16(k, BF));
 			for (int j = 1; j < NV; j++)
-				a = _mm512_fmadd_ps(qv[j], _mm512_loadu_ps(k + 16 * j), a);
+				a = _mm512_fmadd_ps(qv[j], load16(k + (size_t)j * 16 * (BF ? 2 : 4), BF), a);
 			sc[i] = _mm512_reduce_add_ps(a);
 		}
 		__m512 s = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, sc), _mm512_set1_ps(scale));
@@ -77,10 +89,10 @@ static inline void attend_avx512(float *out, const float *q, const float *K, con
 		l += _mm512_reduce_add_ps(p);
 		_mm512_storeu_ps(pv, p);
 		for (int i = 0; i < nb; i++) {
-			const float *v = V + (size_t)(t0 + i) * hs;
+			const char *v = Vb + (size_t)(t0 + i) * row;
 			__m512 pi = _mm512_set1_ps(pv[i]);
 			for (int j = 0; j < NV; j++)
-				o[j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(v + 16 * j), o[j]);
+				o[j] = _mm512_fmadd_ps(pi, load16(v + (size_t)j * 16 * (BF ? 2 : 4), BF), o[j]);
 		}
 	}
 	__m512 inv = _mm512_set1_ps(1.0f / l);
@@ -88,34 +100,42 @@ static inline void attend_avx512(float *out, const float *q, const float *K, con
 		_mm512_storeu_ps(out + 16 * j, _mm512_mul_ps(o[j], inv));
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static void attend_64(float *out, const float *q, const float *K, const float *V, int n, float scale)
-{
-	attend_avx512(out, q, K, V, n, scale, 4);
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static void attend_128(float *out, const float *q, const float *K, const float *V, int n, float scale)
-{
-	attend_avx512(out, q, K, V, n, scale, 8);
-}
+#define ATTEND(NAME, NV, BF) \
+	__attribute__((target("avx512f,avx512bw,avx512vl"))) static void NAME( \
+		float *out, const float *q, const void *K, const void *V, int n, float scale) \
+	{ \
+		attend_avx512(out, q, K, V, n, scale, NV, BF); \
+	}
+ATTEND(attend_64, 4, 0)
+ATTEND(attend_128, 8, 0)
+ATTEND(attend_64_bf16, 4, 1)
+ATTEND(attend_128_bf16, 8, 1)
 #endif
+
+static int attend(KernelLevel k, float *out, const float *q, const void *K, const void *V, int n, int hs,
+		  float scale, int bf)
+{
+#if defined(__x86_64__)
+	if (k >= KERN_AVX512F && n > 0 && (hs == 64 || hs == 128)) {
+		if (hs == 64)
+			(bf ? attend_64_bf16 : attend_64)(out, q, K, V, n, scale);
+		else
+			(bf ? attend_128_bf16 : attend_128)(out, q, K, V, n, scale);
+		return 1;
+	}
+#endif
+	(void)k, (void)out, (void)q, (void)K, (void)V, (void)n, (void)hs, (void)scale, (void)bf;
+	return 0;
+}
 
 int kern_attend_f32(KernelLevel k, float *out, const float *q, const float *K, const float *V, int n, int hs,
 		    float scale)
 {
-#if defined(__x86_64__)
-	if (k >= KERN_AVX512F && n > 0) {
-		if (hs == 64) {
-			attend_64(out, q, K, V, n, scale);
-			return 1;
-		}
-		if (hs == 128) {
-			attend_128(out, q, K, V, n, scale);
-			return 1;
-		}
-	}
-#endif
-	(void)k, (void)out, (void)q, (void)K, (void)V, (void)n, (void)hs, (void)scale;
-	return 0;
+	return attend(k, out, q, K, V, n, hs, scale, 0);
+}
+
+int kern_attend_bf16(KernelLevel k, float *out, const float *q, const uint16_t *K, const uint16_t *V, int n,
+		     int hs, float scale)
+{
+	return attend(k, out, q, K, V, n, hs, scale, 1);
 }

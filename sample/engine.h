@@ -40,7 +40,9 @@ typedef struct {
 	KernelLevel kern;
 	int pos;             /* tokens in the KV cache */
 	int max_batch;       /* prompt tokens per batched pass */
-	float *kcache, *vcache; /* (L, maxT, C) */
+	float *kcache, *vcache; /* (L, NH, maxT, hs): fp32 weights */
+	uint16_t *kcache16, *vcache16; /* the same in bf16, with bf16 weights (half the bytes to read) */
+	float *kvwide;       /* bf16 cache, batched pass: (threads, 2, maxT, hs) keys and values widened */
 	float *x, *xb, *qkv, *atty, *tmp, *hb; /* (max_batch, C/3C/4C) */
 	float *mean, *rstd;  /* (max_batch) */
 	float *att;          /* (threads, maxT) attention scores */
