@@ -33,8 +33,8 @@ int atomic_open(AtomicFile *af, const char *path, Error *e);
 int atomic_commit(AtomicFile *af, Error *e);
 /* Close and remove the temporary file; safe to call after commit. */
 void atomic_abort(AtomicFile *af);
-/* Remove the temporary files of every atomic file still open (async-signal
- * safe: for a fatal signal's handler, see mapguard.h). */
+/* Remove the temporary files of the atomic files still open (the first 16
+ * opened; async-signal safe: for a fatal signal's handler, see mapguard.h). */
 void io_unlink_temps(void);
 /* fsync the directory that holds path (so a rename is durable). */
 int io_fsync_parent(const char *path, Error *e);

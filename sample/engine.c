@@ -400,7 +400,7 @@ static void attend_head(Engine *s, int l, int i, int h, int tid)
 	int C = c->channels, hs = C / c->num_heads, p = s->pos + i;
 	const float *q = s->qkv + (size_t)i * 3 * C + h * hs;
 	float *out = s->atty + (size_t)i * C + h * hs, *att = s->att + (size_t)tid * c->max_seq_len;
-	float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY;
+	float scale = 1.0f / sqrtf((float)hs);
 	size_t at = kv_at(c, l, h, 0);
 	if (s->kcache16 ? kern_attend_bf16(s->kern, out, q, s->kcache16 + at, s->vcache16 + at, p + 1, hs, scale)
 			: kern_attend_f32(s->kern, out, q, s->kcache + at, s->vcache + at, p + 1, hs, scale))
@@ -427,28 +427,19 @@ static void attend_head(Engine *s, int l, int i, int h, int tid)
 		#pragma omp simd reduction(+:d)
 		for (int j = 0; j < hs; j++)
 			d += q[j] * k[j];
-		d *= scale;
-		att[t] = d;
-		mx = d > mx ? d : mx;
+		att[t] = d * scale;
 	}
-	float sum = 0.0f;
-	#pragma omp simd reduction(+:sum)
-	for (int t = 0; t <= p; t++) {
-		att[t] = vexp(att[t] - mx);
-		sum += att[t];
-	}
-	float inv = 1.0f / sum;
-	float *o = out;
+	causal_softmax_row(att, p, p + 1);
 	for (int j = 0; j < hs; j++)
-		o[j] = 0.0f;
+		out[j] = 0.0f;
 	for (int t = 0; t <= p; t++) {
 		const float *v = vc + (size_t)t * hs;
 		for (int j = 0; j < hs; j += 16)
 			__builtin_prefetch(v + PFT * hs + j);
-		float a = att[t] * inv;
+		float a = att[t];
 		#pragma omp simd
 		for (int j = 0; j < hs; j++)
-			o[j] += a * v[j];
+			out[j] += a * v[j];
 	}
 }
 
@@ -476,24 +467,8 @@ static void attention_gemm(Engine *s, int l, int n)
 		kv_wide(s, l, h, m, tid, &K, &V);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, m, hs, scale, s->qkv + (size_t)r0 * 3 * C + h * hs,
 			    3 * C, K, hs, 0.0f, S, m);
-		for (int i = 0; i < nr; i++) {
-			float *r = S + (size_t)i * m, mx = -INFINITY, sum = 0.0f;
-			int p = pos + r0 + i;
-			#pragma omp simd reduction(max:mx)
-			for (int t = 0; t <= p; t++)
-				mx = r[t] > mx ? r[t] : mx;
-			#pragma omp simd reduction(+:sum)
-			for (int t = 0; t <= p; t++) {
-				r[t] = vexp(r[t] - mx);
-				sum += r[t];
-			}
-			float inv = 1.0f / sum;
-			#pragma omp simd
-			for (int t = 0; t <= p; t++)
-				r[t] *= inv;
-			for (int t = p + 1; t < m; t++)
-				r[t] = 0.0f;
-		}
+		for (int i = 0; i < nr; i++)
+			causal_softmax_row(S + (size_t)i * m, pos + r0 + i, m);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, m, 1.0f, S, m, V, hs, 0.0f,
 			    s->atty + (size_t)r0 * C + h * hs, C);
 	}

@@ -294,8 +294,7 @@ void attention_forward_ref(float *out, float *att, const float *inp, int B, int 
 			}
 }
 
-/* Causal softmax of one row of scores in place: a[0..t] normalised, a[t+1..T) zero. */
-static void causal_softmax_row(float *a, int t, int T)
+void causal_softmax_row(float *a, int t, int T)
 {
 	float maxv = -INFINITY;
 	#pragma omp simd reduction(max:maxv)

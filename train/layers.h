@@ -51,6 +51,9 @@ void matmul_backward_ref(float *dinp, float *dweight, float *dbias, const float 
  * the diagonal) for the backward pass.  Scale 1/sqrt(C/NH). */
 void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH);
 void attention_forward_ref(float *out, float *att, const float *inp, int B, int T, int C, int NH);
+/* One row of causal attention scores to probabilities, in place:
+ * a[0..t] softmaxed, a[t+1..T) zeroed.  No thread team (a row is small). */
+void causal_softmax_row(float *a, int t, int T);
 /* datt (B,NH,T,T) is scratch, overwritten. */
 void attention_backward(float *dinp, float *datt, const float *dout, const float *inp,
 			const float *att, int B, int T, int C, int NH);
